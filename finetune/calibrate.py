@@ -1,0 +1,94 @@
+"""Confidence calibration: temperature scaling, expected calibration error, data-driven confidence thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    p = softmax(logits, temperature)[np.arange(len(labels)), labels]
+    return float(-np.log(np.clip(p, 1e-12, None)).mean())
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200) -> float:
+    """The temperature T > 0 minimising validation NLL of softmax(logits / T) (optimised as log T by L-BFGS)."""
+    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.exp().item())
+    if not np.isfinite(t) or t <= 0:
+        raise ArithmeticError(f"temperature fit diverged (T={t})")
+    return t
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict:
+    """Per-bin mean confidence, accuracy and count (equal-width confidence bins)."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    bins = []
+    for b in range(n_bins):
+        mask = idx == b
+        bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": int(mask.sum()),
+                     "confidence": float(conf[mask].mean()) if mask.any() else None,
+                     "accuracy": float(correct[mask].mean()) if mask.any() else None})
+    return {"bins": bins}
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    n = len(labels)
+    if n == 0:
+        return 0.0
+    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"])
+                     for b in reliability(probs, labels, n_bins)["bins"] if b["count"]))
+
+
+def confidence_thresholds(probs: np.ndarray, labels: np.ndarray, names: list[str],
+                          target_precision: float) -> dict:
+    """Per predicted class, the lowest confidence t such that predictions with confidence >= t reach
+    ``target_precision`` on this (validation) set; ``None`` where no threshold reaches it.
+
+    Also reports the coverage: the share of all messages that would be answered confidently.
+    """
+    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
+    thresholds: dict[str, float | None] = {}
+    confident = np.zeros(len(labels), dtype=bool)
+    for k, name in enumerate(names):
+        mask = pred == k
+        if not mask.any():
+            thresholds[name] = None
+            continue
+        order = np.argsort(-conf[mask])
+        c_sorted = conf[mask][order]
+        hits = (labels[mask][order] == k).astype(float)
+        precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+        ok = np.nonzero(precision_at >= target_precision)[0]
+        if len(ok) == 0:
+            thresholds[name] = None
+            continue
+        # the largest prefix (lowest threshold) whose precision still meets the target
+        t = float(c_sorted[ok[-1]])
+        thresholds[name] = t
+        confident |= mask & (conf >= t)
+    covered = int(confident.sum())
+    precision = float((pred[confident] == labels[confident]).mean()) if covered else None
+    return {"target_precision": target_precision, "thresholds": thresholds,
+            "coverage": covered / max(len(labels), 1), "precision": precision}

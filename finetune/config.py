@@ -1,0 +1,60 @@
+"""Every knob of a fine-tuning run, as typed dataclasses (TOML section ``[finetune]``, env ``FEEDBACKBOT_FINETUNE_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    path: str = ""                      # CSV / JSONL / Parquet file, or a `datasets` hub name
+    text_column: str | None = None      # auto: text, review, sentence, content, message
+    label_column: str | None = None     # auto: label, sentiment, labels, class
+    labels: list[str] | None = None     # target label set in order; default: the labels the data has
+    label_map: dict[str, str] = field(default_factory=dict)  # raw label -> label name, e.g. {"-1": "negative"}
+    encoding: str = "utf-8"
+    hub_split: str = "train"            # split to read when `path` is a hub dataset
+    balance: bool = False               # down-sample every class to the smallest one
+    limit: int | None = None            # keep a seeded random sample of this many rows (quick runs)
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    max_length: int = 128
+    seed: int = 42
+
+
+@dataclass
+class LoraSettings:
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    # "all-linear" = every Linear layer of the encoder; or a comma list such as "q_lin,v_lin".
+    # The classification head is always excluded from LoRA and trained in full (PEFT modules_to_save).
+    target_modules: str = "all-linear"
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-4         # LoRA tolerates (and needs) a higher rate than full fine-tuning
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "auto"       # auto = bf16 on a GPU that supports it, else fp32; or no / fp16 / bf16
+    early_stopping_patience: int = 2    # epochs without macro-F1 improvement before stopping
+    seed: int = 42
+    cpu_threads: int | None = None      # torch.set_num_threads; default: torch's own choice
+
+
+@dataclass
+class FinetuneConfig:
+    base: str = "default"               # "default" (embedded MiniLM in DistilBERT form), a local dir, or a hub id
+    out: str = "runs/latest"
+    data: DataConfig = field(default_factory=DataConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    resume: bool = False
+    target_precision: float = 0.95      # confident replies must reach this precision on validation
+    merge_tolerance: float = 1e-4       # max |merged - adapter| logit difference accepted

@@ -1,0 +1,71 @@
+"""Load and save model directories: safetensors only, never remote code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+META_FILE = "feedbackbot.json"
+SAFE = {"use_safetensors": True, "trust_remote_code": False}
+
+
+class ModelDirError(RuntimeError):
+    """A model directory is missing, incomplete or corrupt."""
+
+
+def load_tokenizer(source: str):
+    try:
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except Exception as exc:
+        raise ModelDirError(f"cannot load the tokenizer of {source!r}: {exc}") from None
+
+
+def load_for_classification(source: str, labels: list[str]):
+    """A base model with a fresh classification head for ``labels``."""
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **SAFE)
+    except Exception as exc:
+        raise ModelDirError(f"cannot load base model {source!r}: {exc}. Offline? Use --base default or a local "
+                            "directory with model.safetensors") from None
+
+
+def check_model_dir(path: Path) -> None:
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"model directory {path} does not exist")
+    if not (path / "config.json").is_file():
+        raise ModelDirError(f"{path} has no config.json: not a model directory")
+    if not any(path.glob("*.safetensors")):
+        found = ", ".join(p.name for p in path.glob("*.bin")) or "none"
+        raise ModelDirError(f"{path} has no .safetensors weights (found other weights: {found}); "
+                            "feedbackbot loads safetensors only")
+
+
+def read_meta(path: Path) -> dict:
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        return {}
+    try:
+        return json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelDirError(f"{meta_path} is corrupt: {exc}") from None
+
+
+def load_model_dir(path: Path, dtype: torch.dtype = torch.float32):
+    """(model in eval mode, tokenizer, feedbackbot meta) from a merged model directory."""
+    check_model_dir(path)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=dtype, **SAFE)
+    except Exception as exc:
+        raise ModelDirError(f"cannot load model from {path}: {exc}") from None
+    return model.eval(), load_tokenizer(str(path)), read_meta(path)
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=float))
+    return path

@@ -1,0 +1,70 @@
+"""Report plots (matplotlib PNG): confusion matrix, training history, reliability diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "Confusion matrix") -> Path:
+    cm = np.asarray(matrix)
+    size = 1.2 + 0.9 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    high = cm.max() / 2 if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > high else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_history(history: list[dict], path: Path) -> Path:
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
+    ax1.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation loss")
+    ax1.set_xlabel("epoch")
+    ax1.legend()
+    ax2.plot(epochs, [h["val_accuracy"] for h in history], "o-", label="validation accuracy")
+    ax2.plot(epochs, [h["val_macro_f1"] for h in history], "o-", label="validation macro-F1")
+    ax2.set_xlabel("epoch")
+    ax2.legend()
+    fig.suptitle("Training history")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_reliability(before: dict, after: dict, ece_before: float, ece_after: float, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    for rel, name, ece in ((before, "before", ece_before), (after, "after temperature", ece_after)):
+        pts = [(b["confidence"], b["accuracy"]) for b in rel["bins"] if b["count"]]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, "o-", label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Reliability diagram (validation)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,177 @@
+"""LoRA fine-tuning on accelerate: CPU or GPU, mixed precision, accumulation, early stopping, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+
+from .config import LoraSettings, TrainSettings
+from .metrics import classification_metrics
+
+CHECKPOINT = "checkpoint"
+ADAPTER = "adapter"
+STATE_FILE = "trainer_state.json"
+
+
+class ResumeError(RuntimeError):
+    """--resume was asked for but there is no usable checkpoint."""
+
+
+def head_modules(model) -> list[str]:
+    """Top-level modules outside the pretrained encoder (the classification head), trained in full."""
+    prefix = model.base_model_prefix
+    return [name for name, mod in model.named_children()
+            if name != prefix and any(True for _ in mod.parameters())]
+
+
+def build_lora_model(model, lora: LoraSettings) -> PeftModel:
+    heads = head_modules(model)
+    targets = lora.target_modules.strip()
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS, r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules="all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
+        exclude_modules=heads, modules_to_save=heads,
+    )
+    return get_peft_model(model, config)
+
+
+def parameter_counts(model) -> dict:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable": trainable, "total": total, "share": trainable / total}
+
+
+def resolve_precision(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"
+
+
+def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = False) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                      collate_fn=DataCollatorWithPadding(tokenizer))
+
+
+@torch.no_grad()
+def collect_logits(model, loader, device: torch.device | None = None, gather=None, progress: str | None = None):
+    """(logits, labels) as float64/int numpy arrays over a loader of collated batches."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    all_logits, all_labels = [], []
+    for batch in tqdm(loader, desc=progress, disable=progress is None, leave=False):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch.pop("labels", None)
+        logits = model(**batch).logits.float()
+        if gather is not None:
+            logits, labels = gather((logits, labels))
+        all_logits.append(logits.cpu())
+        if labels is not None:
+            all_labels.append(labels.cpu())
+    logits = torch.cat(all_logits).double().numpy()
+    labels = torch.cat(all_labels).numpy() if all_labels else None
+    return logits, labels
+
+
+def _save_checkpoint(accelerator: Accelerator, out_dir: Path, state: dict) -> None:
+    """Atomic: write into a temp dir, then swap it in, so a crash never leaves a half checkpoint."""
+    final, tmp = out_dir / CHECKPOINT, out_dir / (CHECKPOINT + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.save_state(str(tmp))
+    (tmp / STATE_FILE).write_text(json.dumps(state, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
+def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: TrainSettings,
+          out_dir: Path, resume: bool = False, log=print) -> dict:
+    """Train ``model`` in place; the best adapter (by validation macro-F1) is saved to ``out_dir/adapter``.
+
+    Returns the trainer state: epochs done, history, best epoch and metric, and the accelerator's device.
+    """
+    out_dir = Path(out_dir)
+    accelerator = Accelerator(
+        mixed_precision=resolve_precision(settings.mixed_precision),
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(settings.seed)
+    if settings.cpu_threads:
+        torch.set_num_threads(settings.cpu_threads)
+    train_dl = make_loader(tokenized["train"], tokenizer, settings.batch_size, shuffle=True)
+    val_dl = make_loader(tokenized["validation"], tokenizer, settings.eval_batch_size)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    total_steps = settings.epochs * math.ceil(len(train_dl) / settings.gradient_accumulation_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+    model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
+
+    state = {"epoch": 0, "history": [], "best_epoch": 0, "best_macro_f1": -1.0, "bad_epochs": 0, "stopped_early": False}
+    if resume:
+        ckpt = out_dir / CHECKPOINT
+        if not (ckpt / STATE_FILE).is_file():
+            raise ResumeError(f"--resume: no checkpoint in {ckpt}; start without --resume")
+        accelerator.load_state(str(ckpt))
+        state = json.loads((ckpt / STATE_FILE).read_text())
+        log(f"resumed from {ckpt} after epoch {state['epoch']}")
+
+    for epoch in range(state["epoch"] + 1, settings.epochs + 1):
+        if state["stopped_early"]:
+            break
+        if hasattr(train_dl, "set_epoch"):
+            train_dl.set_epoch(epoch)
+        model.train()
+        started, loss_sum, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(train_dl, desc=f"epoch {epoch}/{settings.epochs}", disable=not accelerator.is_local_main_process)
+        for batch in bar:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and settings.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            n = batch["labels"].shape[0]
+            loss_sum, seen = loss_sum + loss.item() * n, seen + n
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        train_seconds = time.perf_counter() - started
+        logits, y = collect_logits(model, val_dl, accelerator.device, gather=accelerator.gather_for_metrics)
+        val_loss = float(torch.nn.functional.cross_entropy(torch.as_tensor(logits), torch.as_tensor(y)).item())
+        metrics = classification_metrics(y, logits.argmax(axis=1), labels)
+        record = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_loss": val_loss,
+                  "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
+                  "train_seconds": train_seconds, "train_examples_per_second": seen / train_seconds}
+        state["history"].append(record)
+        log(f"epoch {epoch}: train loss {record['train_loss']:.4f}, val loss {val_loss:.4f}, "
+            f"val acc {metrics['accuracy']:.4f}, val macro-F1 {metrics['macro_f1']:.4f}")
+        if metrics["macro_f1"] > state["best_macro_f1"]:
+            state.update(best_epoch=epoch, best_macro_f1=metrics["macro_f1"], bad_epochs=0)
+            accelerator.unwrap_model(model).save_pretrained(str(out_dir / ADAPTER))
+        else:
+            state["bad_epochs"] += 1
+            if state["bad_epochs"] >= settings.early_stopping_patience:
+                state["stopped_early"] = True
+                log(f"early stopping: no macro-F1 gain for {state['bad_epochs']} epoch(s)")
+        state["epoch"] = epoch
+        _save_checkpoint(accelerator, out_dir, state)
+    state["device"] = str(accelerator.device)
+    state["mixed_precision"] = accelerator.mixed_precision
+    return state
+
+
