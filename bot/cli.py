@@ -1,1 +1,175 @@
-def main(): raise SystemExit("todo")
+"""The `feedbackbot` command: bot channels and tools, plus the finetune commands."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+from finetune import cli as finetune_cli
+from finetune.typed_config import ConfigError
+
+from .config import BotConfig, load_config
+
+
+def _bot_config(args: argparse.Namespace) -> BotConfig:
+    cfg = load_config(args.config)
+    if getattr(args, "model", None):
+        cfg.model = dataclasses.replace(cfg.model, path=str(args.model))
+    if getattr(args, "db", None):
+        cfg.db = dataclasses.replace(cfg.db, url=args.db)
+    if getattr(args, "templates", None):
+        cfg.templates = dataclasses.replace(cfg.templates, directory=str(args.templates))
+    return cfg
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .channels.http import create_app
+    from .core import Bot
+
+    cfg = _bot_config(args)
+    if args.host:
+        cfg.server.host = args.host
+    if args.port:
+        cfg.server.port = args.port
+    bot = Bot.from_config(cfg, _log)
+    _log(f"model {bot.classifier.version}; store {bot.store.engine.url.render_as_string(hide_password=True)}")
+    _log(f"chat: http://{cfg.server.host}:{cfg.server.port}/  widget: <script src=\"http://{cfg.server.host}:"
+         f"{cfg.server.port}/widget.js\" defer></script>  API docs: /api/docs")
+    uvicorn.run(create_app(bot, cfg.server), host=cfg.server.host, port=cfg.server.port, log_level="info")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .channels.terminal import run_chat
+    from .core import Bot
+
+    return run_chat(Bot.from_config(_bot_config(args), _log))
+
+
+def cmd_classify(args) -> int:
+    from .batch import classify_file
+    from .classifier import Classifier
+    from .model_source import resolve_model_dir
+
+    cfg = _bot_config(args)
+    classifier = Classifier(resolve_model_dir(cfg.model.path, _log), cfg.model.max_length, args.batch_size or
+                            cfg.model.batch_size, cfg.model.threads)
+    out = args.out or args.file.with_name(args.file.stem + ".classified" + (args.file.suffix if args.file.suffix
+                                                                           in (".csv", ".jsonl") else ".csv"))
+    n = classify_file(classifier, args.file, out, args.text_column, args.encoding)
+    _log(f"{n} rows -> {out}")
+    return 0
+
+
+def cmd_templates_check(args) -> int:
+    from .render import Renderer
+
+    cfg = _bot_config(args)
+    labels = args.labels.split(",") if args.labels else None
+    if labels is None:
+        from .model_source import resolve_model_dir
+        from finetune.model_dir import read_meta
+        try:
+            labels = read_meta(resolve_model_dir(cfg.model.path, _log)).get("labels")
+        except Exception as exc:  # the check must not depend on a model being present
+            _log(f"(no model labels: {exc}); checking negative,neutral,positive")
+        labels = labels or ["negative", "neutral", "positive"]
+    renderer = Renderer(cfg.templates.directory or None)
+    for line in renderer.check(labels):
+        print(line)
+    print(f"ok: {len(renderer.keys())} templates in {renderer.directory} render for labels {', '.join(labels)}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export
+    from .store import Store
+
+    n = export(Store(_bot_config(args).db.url), args.out, labelled=args.labelled)
+    _log(f"{n} rows -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
+    parser.add_argument("--config", type=Path, default=None, help="TOML config (default: $FEEDBACKBOT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def bot_options(p, model=True):
+        if model:
+            p.add_argument("--model", help="model dir, adapter dir, or 'default' (shipped model)")
+        p.add_argument("--db", help="store URL (default: SQLite in the user data dir; or $FEEDBACKBOT_DB_URL)")
+
+    serve = sub.add_parser("serve", help="browser chat + widget + JSON API")
+    bot_options(serve)
+    serve.add_argument("--templates", type=Path)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
+    bot_options(chat)
+    chat.add_argument("--templates", type=Path)
+    chat.set_defaults(handler=cmd_chat)
+
+    classify = sub.add_parser("classify", help="score a CSV/JSONL file")
+    classify.add_argument("file", type=Path)
+    classify.add_argument("--out", type=Path, help="output .csv or .jsonl (default: FILE.classified.csv)")
+    classify.add_argument("--model")
+    classify.add_argument("--text-column")
+    classify.add_argument("--encoding", default="utf-8")
+    classify.add_argument("--batch-size", type=int)
+    classify.set_defaults(handler=cmd_classify)
+
+    templates = sub.add_parser("templates", help="response templates")
+    tsub = templates.add_subparsers(dest="templates_command", required=True)
+    check = tsub.add_parser("check", help="render every template with sample context")
+    check.add_argument("--templates", type=Path, help="template directory (default: packaged)")
+    check.add_argument("--model")
+    check.add_argument("--labels", help="comma list (default: the model's labels)")
+    check.set_defaults(handler=cmd_templates_check)
+
+    exp = sub.add_parser("export", help="write stored feedback to CSV/JSONL")
+    exp.add_argument("--out", type=Path, required=True)
+    exp.add_argument("--labelled", action="store_true", help="text,label (corrections win): input for finetune")
+    bot_options(exp, model=False)
+    exp.set_defaults(handler=cmd_export)
+
+    finetune_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING)
+    args = build_parser().parse_args(argv)
+    from finetune.base import BaseModelError
+    from finetune.data import DataError
+    from finetune.merge import MergeVerificationError
+    from finetune.model_dir import ModelDirError
+    from finetune.train import ResumeError
+
+    from .render import TemplateSetError
+    from .store import StoreError
+
+    known = (ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError,
+             TemplateSetError, StoreError, ValueError, FileNotFoundError)
+    try:
+        return args.handler(args)
+    except known as exc:
+        print(f"feedbackbot {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

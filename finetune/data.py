@@ -127,7 +127,7 @@ def read_table(source: str, encoding: str = "utf-8", hub_split: str = "train") -
         raise DataError(f"could not load hub dataset {source!r} (split {hub_split!r}): {exc}") from None
 
 
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, source: str) -> str:
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, source: str) -> str:
     if wanted:
         if wanted not in columns:
             raise DataError(f"{source}: no {what} column {wanted!r}; columns are {', '.join(columns)}")
@@ -167,8 +167,8 @@ def _dedupe_key(text: str) -> str:
 def load_labelled(cfg: DataConfig) -> tuple[Dataset, list[str], dict]:
     """Read, pick columns, map labels, drop empty/duplicate texts, optionally balance and sample."""
     raw = read_table(cfg.path, cfg.encoding, cfg.hub_split)
-    text_col = _pick(raw.column_names, cfg.text_column, TEXT_CANDIDATES, "text", cfg.path)
-    label_col = _pick(raw.column_names, cfg.label_column, LABEL_CANDIDATES, "label", cfg.path)
+    text_col = pick_column(raw.column_names, cfg.text_column, TEXT_CANDIDATES, "text", cfg.path)
+    label_col = pick_column(raw.column_names, cfg.label_column, LABEL_CANDIDATES, "label", cfg.path)
     label_map = {str(k): str(v) for k, v in cfg.label_map.items()}
     feature = raw.features.get(label_col)
     if isinstance(feature, ClassLabel):  # hub datasets: integer labels with names

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 META_FILE = "feedbackbot.json"
 SAFE = {"use_safetensors": True, "trust_remote_code": False}
@@ -24,7 +25,10 @@ def load_tokenizer(source: str):
 
 
 def load_for_classification(source: str, labels: list[str]):
-    """A base model with a fresh classification head for ``labels``."""
+    """A base model with a fresh classification head for ``labels`` (the head is new by design, so the
+    loader's "newly initialized" report is silenced)."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             source, num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -32,6 +36,8 @@ def load_for_classification(source: str, labels: list[str]):
     except Exception as exc:
         raise ModelDirError(f"cannot load base model {source!r}: {exc}. Offline? Use --base default or a local "
                             "directory with model.safetensors") from None
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 def check_model_dir(path: Path) -> None:

@@ -170,6 +170,7 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
                 log(f"early stopping: no macro-F1 gain for {state['bad_epochs']} epoch(s)")
         state["epoch"] = epoch
         _save_checkpoint(accelerator, out_dir, state)
+        log(f"checkpoint saved after epoch {epoch}")
     state["device"] = str(accelerator.device)
     state["mixed_precision"] = accelerator.mixed_precision
     return state

@@ -127,8 +127,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(cls: type[T], path: Path | None = None, env: typing.Mapping[str, str] | None = None,
-         prefix: str = "FEEDBACKBOT", section: str | None = None) -> T:
-    """Load ``cls`` from TOML file ``path`` (optionally only its ``[section]``) with env overrides."""
+         prefix: str = "FEEDBACKBOT", section: str | None = None, ignore: tuple[str, ...] = ("finetune",)) -> T:
+    """Load ``cls`` from TOML file ``path`` (optionally only its ``[section]``) with env overrides.
+
+    Top-level tables named in ``ignore`` belong to another component sharing the file and are skipped.
+    """
     env = os.environ if env is None else env
     table: dict[str, Any] = {}
     if path is not None:
@@ -141,4 +144,6 @@ def load(cls: type[T], path: Path | None = None, env: typing.Mapping[str, str] |
             raise ConfigError(f"config file {path}: {exc}") from None
         if section is not None:
             table = table.get(section, {})
+        else:
+            table = {k: v for k, v in table.items() if k not in ignore}
     return build(cls, _merge(table, _env_overrides(cls, prefix, env)), where=section or "")

@@ -1,0 +1,80 @@
+"""The bot's configuration: one typed dataclass tree, loaded from one TOML file with env overrides.
+
+File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [db] [server] [limits]``.
+Env: ``FEEDBACKBOT_<TABLE>_<FIELD>``, e.g. ``FEEDBACKBOT_DB_URL=postgresql+psycopg://...``,
+``FEEDBACKBOT_POLICY_AMBIGUITY_MARGIN=0.2``. Defaults live here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from finetune import typed_config
+
+
+@dataclass
+class ModelConfig:
+    # "default" = the shipped adapter merged onto the embedded base (cached after the first start);
+    # or a merged model directory from `feedbackbot finetune` (OUT/model); or an adapter directory (OUT/adapter).
+    path: str = "default"
+    max_length: int = 128
+    batch_size: int = 32
+    threads: int | None = None          # torch threads; default min(4, CPU count)
+
+
+@dataclass
+class PolicyConfig:
+    # Per-label minimum calibrated confidence for a confident ("high" band) reply. Labels not listed use
+    # the thresholds stored in the model (chosen on validation for a target precision), then `default_threshold`.
+    thresholds: dict[str, float] = field(default_factory=dict)
+    default_threshold: float = 0.8
+    ambiguity_margin: float = 0.15      # top-1 minus top-2 probability below this -> ask (as Rasa's fallback)
+    handoff_labels: list[str] = field(default_factory=lambda: ["negative"])
+    review_labels: list[str] = field(default_factory=lambda: ["positive"])
+
+
+@dataclass
+class TemplatesConfig:
+    directory: str = ""                 # empty = the packaged templates/
+    business_name: str = "our team"
+    review_url: str = ""                # shown to happy customers when set
+
+
+@dataclass
+class DbConfig:
+    url: str = ""                       # empty = SQLite file in the user data dir; or postgresql+psycopg://...
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: list[str] = field(default_factory=list)   # may embed the widget / call the API cross-origin
+    admin_token: str = ""               # required for /api/v1/export; empty = export endpoint disabled
+
+
+@dataclass
+class LimitsConfig:
+    max_message_chars: int = 5000
+
+
+@dataclass
+class BotConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    db: DbConfig = field(default_factory=DbConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+
+
+def load_config(path: Path | None = None, env=None) -> BotConfig:
+    env = os.environ if env is None else env
+    if path is None and env.get("FEEDBACKBOT_CONFIG"):
+        path = Path(env["FEEDBACKBOT_CONFIG"])
+    return typed_config.load(BotConfig, path, env=env)  # a [finetune] table in the same file is skipped
+
+
+ConfigError = typed_config.ConfigError

@@ -1,0 +1,122 @@
+"""The one place where a customer message becomes a reply: classify -> policy -> render -> store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .classifier import Classifier
+from .config import BotConfig
+from .policy import Prediction, decide_turn
+from .render import Renderer
+from .store import ConversationState, Store, TurnRecord, new_ticket_id
+
+log = logging.getLogger("feedbackbot")
+
+
+class InputError(ValueError):
+    """The customer message cannot be accepted (empty, too long, not text). ``status`` is the HTTP code."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Reply:
+    message_id: int
+    session: str
+    text: str               # plain text
+    html: str               # HTML-escaped rendering for browser channels
+    template: str
+    prediction: Prediction
+    band: str
+    ticket: str | None
+    correction: tuple[int, str] | None
+    latency_ms: float
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"message_id": self.message_id, "session_id": self.session, "reply": self.text,
+                "reply_html": self.html, "template": self.template, "band": self.band, "ticket": self.ticket,
+                "correction": None if self.correction is None else
+                {"message_id": self.correction[0], "label": self.correction[1]},
+                "prediction": {"label": self.prediction.label, "confidence": self.prediction.confidence,
+                               "probabilities": self.prediction.probabilities},
+                "latency_ms": self.latency_ms}
+
+
+def clean_text(text, max_chars: int) -> str:
+    if not isinstance(text, str):
+        raise InputError("message must be text")
+    if "\x00" in text:
+        raise InputError("message contains a NUL character")
+    if len(text) > max_chars:
+        raise InputError(f"message is too long ({len(text)} characters; the limit is {max_chars})", status=413)
+    if not text.strip():
+        raise InputError("message is empty")
+    return text
+
+
+class Bot:
+    def __init__(self, classifier: Classifier, renderer: Renderer, store: Store, config: BotConfig):
+        self.classifier, self.renderer, self.store, self.config = classifier, renderer, store, config
+        self.renderer.check(classifier.labels)  # refuse to start on a broken or incomplete template set
+
+    @classmethod
+    def from_config(cls, config: BotConfig, log_fn=print) -> "Bot":
+        from .model_source import resolve_model_dir
+
+        model_dir = resolve_model_dir(config.model.path, log_fn)
+        classifier = Classifier(model_dir, config.model.max_length, config.model.batch_size, config.model.threads)
+        if not classifier.calibrated:
+            log_fn(f"WARNING: {model_dir} has no feedbackbot.json: probabilities are NOT calibrated and the "
+                   "policy uses default thresholds")
+        renderer = Renderer(config.templates.directory or None)
+        bot = cls(classifier, renderer, Store(config.db.url), config)
+        classifier.warm_up()
+        return bot
+
+    @staticmethod
+    def new_session() -> str:
+        return uuid.uuid4().hex
+
+    def reply(self, session: str, text: str, channel: str = "api") -> Reply:
+        started = time.perf_counter()
+        text = clean_text(text, self.config.limits.max_message_chars)
+        if not session or len(session) > 128:
+            raise InputError("session id must be 1-128 characters")
+        state: ConversationState = self.store.state(session)
+        prediction = self.classifier.predict([text])[0]
+        decision = decide_turn(text, prediction, state.pending, state.last_message_id, state.last_label,
+                               self.classifier.labels, self.config.policy, self.classifier.thresholds)
+        ticket = new_ticket_id() if decision.handoff else None
+        context = {"text": text, "label": decision.label, "leaning": decision.label,
+                   "confidence": prediction.confidence, "probabilities": prediction.probabilities,
+                   "ticket": ticket, "choices": self.classifier.labels,
+                   "business_name": self.config.templates.business_name,
+                   "review_url": self.config.templates.review_url or None,
+                   "ask_review": decision.ask_review, "handoff": decision.handoff}
+        pick = int(hashlib.sha256(f"{session}:{state.last_message_id}".encode()).hexdigest(), 16)
+        rendered = self.renderer.render(decision.template, context, pick)
+        latency_ms = (time.perf_counter() - started) * 1000
+        message_id = self.store.record_turn(TurnRecord(
+            conversation_id=session, channel=channel, text=text, label=prediction.label,
+            probabilities=prediction.probabilities, band=decision.band, template=rendered.template,
+            reply=rendered.text, latency_ms=latency_ms, model_version=self.classifier.version,
+            ticket=ticket, correction=decision.correction, pending_after=decision.pending,
+            pending_on_self=(decision.label, "clarify") if decision.ask_about_self else None))
+        return Reply(message_id=message_id, session=session, text=rendered.text, html=rendered.html,
+                     template=rendered.template, prediction=prediction, band=decision.band, ticket=ticket,
+                     correction=decision.correction, latency_ms=latency_ms)
+
+    def rate(self, message_id: int, value: int) -> None:
+        self.store.add_rating(message_id, value)
+
+    def correct(self, message_id: int, label: str) -> None:
+        if label not in self.classifier.labels:
+            raise InputError(f"unknown label {label!r}; labels are {', '.join(self.classifier.labels)}")
+        self.store.add_correction(message_id, label, source="api")

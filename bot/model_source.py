@@ -1,0 +1,81 @@
+"""Which model directory the bot runs: a merged directory, or an adapter merged once into the cache.
+
+``default`` is the adapter shipped inside this package (``bot/default_model/``): at first start it is merged
+onto the embedded base with the same ``merge_and_unload`` path as ``feedbackbot finetune``, verified, and cached
+under the user cache dir; later starts load the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import shutil
+from pathlib import Path
+
+from peft import PeftModel
+
+from finetune.base import resolve_base
+from finetune.merge import merge_and_verify
+from finetune.model_dir import META_FILE, ModelDirError, check_model_dir, load_for_classification, load_tokenizer, read_meta, write_json
+from finetune.paths import cache_root
+from finetune.train import make_loader
+
+VERIFY_TEXTS = ["the delivery was late again", "love the new app", "my flight got cancelled and nobody helped",
+                "thanks for the quick response!", "what time does the gate open?", "ok", "worst service ever",
+                "the crew was wonderful", "is wifi available on this flight", "I waited 3 hours on hold"]
+
+
+def shipped_adapter_dir() -> Path:
+    return Path(str(importlib.resources.files("bot") / "default_model"))
+
+
+def _adapter_digest(adapter_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("adapter_config.json", "adapter_model.safetensors", META_FILE):
+        digest.update((adapter_dir / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
+    """Merge ``adapter_dir`` (with its feedbackbot.json) onto its recorded base and save a model dir at ``target``."""
+    meta = read_meta(adapter_dir)
+    if not (adapter_dir / "adapter_model.safetensors").is_file() or not meta.get("labels"):
+        raise ModelDirError(f"{adapter_dir} is not a feedbackbot adapter directory "
+                            "(needs adapter_config.json, adapter_model.safetensors, feedbackbot.json)")
+    base_info = meta.get("base", {})
+    base = resolve_base("default" if base_info.get("kind") == "embedded" else base_info.get("id") or base_info.get("path"))
+    log(f"merging adapter {adapter_dir} onto {base.source} ...")
+    tokenizer = load_tokenizer(base.source)
+    model = PeftModel.from_pretrained(load_for_classification(base.source, meta["labels"]), str(adapter_dir)).eval()
+    encoded = [dict(tokenizer(t, truncation=True, max_length=128), labels=0) for t in VERIFY_TEXTS]
+    merged, diff, _, _ = merge_and_verify(model, make_loader(encoded, tokenizer, 16), meta.get("merge", {}).get("tolerance", 1e-4))
+    tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    merged.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    write_json(tmp / META_FILE, {**meta, "merged_at_load": {"from": str(adapter_dir), "max_abs_logit_diff": diff}})
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
+
+
+def resolve_model_dir(spec: str, log=print) -> Path:
+    if spec in ("", "default"):
+        adapter = shipped_adapter_dir()
+        if not (adapter / "adapter_model.safetensors").is_file():
+            raise ModelDirError(f"no default model is shipped in {adapter}; pass --model with a directory "
+                                "from `feedbackbot finetune` (OUT/model)")
+        target = cache_root() / "models" / f"default-{_adapter_digest(adapter)}"
+        if not (target / META_FILE).is_file():
+            merge_adapter(adapter, target, log)
+        return target
+    path = Path(spec).expanduser()
+    if (path / "adapter_config.json").is_file():
+        target = cache_root() / "models" / f"adapter-{_adapter_digest(path)}"
+        if not (target / META_FILE).is_file():
+            merge_adapter(path, target, log)
+        return target
+    check_model_dir(path)
+    return path

