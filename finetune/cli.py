@@ -99,8 +99,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def finetune_config(args: argparse.Namespace) -> FinetuneConfig:
-    cfg = typed_config.load(FinetuneConfig, args.config, section="finetune") if args.config else \
-        typed_config.load(FinetuneConfig)
+    cfg = typed_config.load(FinetuneConfig, args.config, section="finetune")
     cfg = _apply(cfg, {**DATA_FLAGS, **TRAIN_FLAGS}, args)
     if args.balance:
         cfg.data.balance = True

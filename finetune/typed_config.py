@@ -130,6 +130,7 @@ def load(cls: type[T], path: Path | None = None, env: typing.Mapping[str, str] |
          prefix: str = "FEEDBACKBOT", section: str | None = None, ignore: tuple[str, ...] = ("finetune",)) -> T:
     """Load ``cls`` from TOML file ``path`` (optionally only its ``[section]``) with env overrides.
 
+    With a ``section``, env names carry it too: ``FEEDBACKBOT_FINETUNE_TRAIN_EPOCHS``.
     Top-level tables named in ``ignore`` belong to another component sharing the file and are skipped.
     """
     env = os.environ if env is None else env
@@ -146,4 +147,5 @@ def load(cls: type[T], path: Path | None = None, env: typing.Mapping[str, str] |
             table = table.get(section, {})
         else:
             table = {k: v for k, v in table.items() if k not in ignore}
-    return build(cls, _merge(table, _env_overrides(cls, prefix, env)), where=section or "")
+    env_prefix = f"{prefix}_{section}" if section else prefix
+    return build(cls, _merge(table, _env_overrides(cls, env_prefix, env)), where=section or "")

@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def build_tiny_base(path: Path, dim: int = 32, layers: int = 2, heads: int = 2, 
     tokenizer = DistilBertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
     torch.manual_seed(seed)
     config = DistilBertConfig(vocab_size=len(vocab), dim=dim, hidden_dim=dim * 2, n_layers=layers, n_heads=heads,
-                              max_position_embeddings=128, pad_token_id=0)
+                              max_position_embeddings=128, pad_token_id=0,
+                              initializer_range=0.5)  # wide init: random features differ enough to learn from
     DistilBertModel(config).save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
@@ -69,14 +71,14 @@ def tiny_base(tmp_path_factory) -> Path:
     return build_tiny_base(tmp_path_factory.mktemp("tiny-base") / "base")
 
 
-def tiny_config(base: Path, out: Path, data: Path = SAMPLE, epochs: int = 2, **train):
+def tiny_config(base: Path, out: Path, data: Path = SAMPLE, epochs: int = 2, learning_rate: float = 2e-2, **train):
     from finetune.config import DataConfig, FinetuneConfig, LoraSettings, TrainSettings
 
     return FinetuneConfig(
         base=str(base), out=str(out),
         data=DataConfig(path=str(data), max_length=48, seed=1, val_fraction=0.2, test_fraction=0.2),
         lora=LoraSettings(rank=4, alpha=8, dropout=0.0),
-        train=TrainSettings(epochs=epochs, batch_size=16, eval_batch_size=64, learning_rate=5e-3,
+        train=TrainSettings(epochs=epochs, batch_size=16, eval_batch_size=64, learning_rate=learning_rate,
                             early_stopping_patience=5, seed=3, **train),
     )
 
@@ -113,7 +115,7 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
+def postgres_url():
     """A real PostgreSQL server on loopback: $FEEDBACKBOT_TEST_PG_URL, or a throwaway cluster started here.
 
     Skips only outside CI when no PostgreSQL binaries exist; in CI (CI=true) a missing server fails.
@@ -128,11 +130,14 @@ def postgres_url(tmp_path_factory):
             pytest.fail("PostgreSQL is not installed; .ci/run installs it")
         pytest.skip("PostgreSQL not installed (apt-get install postgresql)")
     bindir = bindirs[-1]
-    data = tmp_path_factory.mktemp("pg") / "data"
+    # initdb refuses to run as root: run the server as the `postgres` user, in a directory it can reach
+    # (pytest's own temp root is private to root).
+    holder = Path(tempfile.mkdtemp(prefix="feedbackbot-pg-"))
+    data = holder / "data"
     data.mkdir()
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
-        shutil.chown(data.parent, "postgres")
+        shutil.chown(holder, "postgres")
         shutil.chown(data, "postgres")
     port = free_port()
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
@@ -145,3 +150,31 @@ def postgres_url(tmp_path_factory):
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/feedbackbot_test"
     finally:
         subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def make_bot(model_dir, db_url: str, **policy):
+    """A real Bot on a real model dir; policy overrides force bands where a test needs one."""
+    from bot.classifier import Classifier
+    from bot.config import BotConfig, PolicyConfig
+    from bot.core import Bot
+    from bot.render import Renderer
+    from bot.store import Store
+
+    cfg = BotConfig()
+    cfg.policy = PolicyConfig(**policy)
+    cfg.model.path = str(model_dir)
+    cfg.db.url = db_url
+    return Bot(Classifier(model_dir, max_length=48), Renderer(), Store(db_url), cfg)
+
+
+ALWAYS_HIGH = {"thresholds": {"negative": 0.0, "neutral": 0.0, "positive": 0.0}, "ambiguity_margin": 0.0}
+ALWAYS_LOW = {"thresholds": {"negative": 1.01, "neutral": 1.01, "positive": 1.01}, "ambiguity_margin": 0.0}
+
+
+def text_predicted_as(classifier, label: str) -> str:
+    texts = [r["text"] for r in sample_rows()]
+    for text, p in zip(texts, classifier.predict(texts)):
+        if p.label == label:
+            return text
+    raise AssertionError(f"no sample text is predicted {label}")

@@ -1,0 +1,130 @@
+import pytest
+
+from bot.core import InputError
+from bot.store import Correction, Message, Ticket
+
+from conftest import ALWAYS_HIGH, ALWAYS_LOW, make_bot, text_predicted_as
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+
+
+def test_reply_classifies_renders_and_stores_everything(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db)
+    r = bot.reply("s1", "the delivery was late again", channel="api")
+    assert abs(sum(r.prediction.probabilities.values()) - 1) < 1e-6
+    assert r.prediction.label in bot.classifier.labels and r.text and r.template
+    row = next(bot.store.iter_messages())
+    assert row["id"] == r.message_id and row["conversation_id"] == "s1" and row["channel"] == "api"
+    assert row["text"] == "the delivery was late again" and row["reply"] == r.text
+    assert row["label"] == r.prediction.label and row["template"] == r.template
+    assert row["probabilities"] == pytest.approx(r.prediction.probabilities)
+    assert row["latency_ms"] > 0 and row["model_version"] == bot.classifier.version
+
+
+def test_confident_negative_apologises_and_opens_a_ticket(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_HIGH)
+    r = bot.reply("s2", text_predicted_as(bot.classifier, "negative"))
+    assert r.template == "negative_high" and r.ticket and r.ticket.startswith("FB-")
+    assert r.ticket in r.text
+    assert bot.store.count(Ticket) == 1
+    assert next(bot.store.iter_messages())["ticket"] == r.ticket
+
+
+def test_confident_positive_thanks_without_ticket(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_HIGH)
+    bot.config.templates.review_url = "https://example.com/review"
+    r = bot.reply("s3", text_predicted_as(bot.classifier, "positive"))
+    assert r.template == "positive_high" and r.ticket is None
+    assert "https://example.com/review" in r.text
+
+
+def test_unsure_bot_asks_then_records_the_customers_answer_as_a_correction(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
+    first = bot.reply("s4", "the flight was, well, a flight")
+    assert first.band == "low" and first.template.endswith("_low") or first.template == "clarify"
+    assert bot.store.state("s4").pending.message_id == first.message_id
+    answer = bot.reply("s4", "it was bad")
+    assert answer.correction == (first.message_id, "negative")
+    assert answer.template == "negative_high" and answer.ticket
+    assert bot.store.state("s4").pending is None
+    rows = list(bot.store.iter_messages())
+    assert rows[0]["correction"] == "negative"
+    assert bot.store.count(Correction) == 1
+
+
+def test_you_got_it_wrong_records_the_meant_label(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_HIGH)
+    first = bot.reply("s5", text_predicted_as(bot.classifier, "negative"))
+    fix = bot.reply("s5", "you got it wrong, I was happy")
+    assert fix.correction == (first.message_id, "positive") and fix.template == "positive_high"
+
+
+@pytest.mark.parametrize("text,status,fragment", [
+    ("", 400, "empty"), ("   \n\t ", 400, "empty"), ("x" * 5001, 413, "too long"), ("a\x00b", 400, "NUL"),
+])
+def test_bad_input_is_refused_and_nothing_is_stored(tiny_model_dir, db, text, status, fragment):
+    bot = make_bot(tiny_model_dir, db)
+    with pytest.raises(InputError, match=fragment) as err:
+        bot.reply("s6", text)
+    assert err.value.status == status
+    assert bot.store.count(Message) == 0
+
+
+def test_text_is_stored_exactly_as_received(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db)
+    texts = ["{{ 7*7 }}", "<script>alert(1)</script>", "\U0001F600\U0001F44D", "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd",
+             "tab\there\r\nnewline", "x" * 5000]
+    replies = [bot.reply("s7", t) for t in texts]
+    assert [r["text"] for r in bot.store.iter_messages()] == texts
+    assert all("49" not in r.text and "<script>" not in r.html for r in replies)
+
+
+def test_rate_and_correct_validate(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db)
+    r = bot.reply("s8", "ok")
+    bot.rate(r.message_id, -1)
+    with pytest.raises(InputError, match="unknown label"):
+        bot.correct(r.message_id, "furious")
+    bot.correct(r.message_id, "neutral")
+    row = next(bot.store.iter_messages())
+    assert row["rating"] == -1 and row["correction"] == "neutral"
+
+
+def test_bot_refuses_to_start_on_broken_templates(tiny_model_dir, db, tmp_path):
+    from bot.classifier import Classifier
+    from bot.config import BotConfig
+    from bot.core import Bot
+    from bot.render import Renderer, TemplateSetError
+    from bot.store import Store
+
+    broken = tmp_path / "tpl"
+    broken.mkdir()
+    (broken / "clarify.j2").write_text("ok")
+    with pytest.raises(TemplateSetError, match="no template negative_high.j2"):
+        Bot(Classifier(tiny_model_dir), Renderer(broken), Store(db), BotConfig())
+
+
+def test_export_labelled_file_feeds_finetune(tiny_model_dir, db, tmp_path):
+    from bot.export import export
+    from finetune.config import DataConfig
+    from finetune.data import load_labelled
+
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
+    first = bot.reply("s9", "the seat was broken and the crew ignored me")
+    bot.reply("s9", "terrible")                      # answer -> correction to negative
+    other = bot.reply("s10", "thanks, all good")
+    bot.correct(other.message_id, "positive")
+    out = tmp_path / "labelled.csv"
+    assert export(bot.store, out, labelled=True) == 3
+    ds, labels, _ = load_labelled(DataConfig(path=str(out), labels=bot.classifier.labels))
+    by_text = {t: labels[l] for t, l in zip(ds["text"], ds["label"])}
+    assert by_text["the seat was broken and the crew ignored me"] == "negative"
+    assert by_text["thanks, all good"] == "positive"
+    full = tmp_path / "all.jsonl"
+    assert export(bot.store, full) == 3
+    import json
+    rows = [json.loads(line) for line in full.read_text().splitlines()]
+    assert rows[0]["id"] == first.message_id and rows[0]["correction"] == "negative"

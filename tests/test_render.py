@@ -1,0 +1,74 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.render import Renderer, TemplateSetError, packaged_templates_dir, sample_context
+
+LABELS = ["negative", "neutral", "positive"]
+HOSTILE = ["{{ 7*7 }}", "{% for x in range(3) %}x{% endfor %}", "{{ ''.__class__.__mro__ }}",
+           "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+
+
+def _dir(tmp_path, files: dict):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_packaged_templates_pass_the_check():
+    report = Renderer().check(LABELS)
+    assert "negative_high: negative_high.j2" in report and "clarify: clarify.j2" in report
+
+
+def test_other_label_sets_use_default_templates():
+    report = Renderer().check(["anger", "joy"])
+    assert "anger_high: default_high.j2 (default)" in report
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_customer_text_is_data_never_template_source(tmp_path, hostile):
+    r = Renderer(_dir(tmp_path, {"echo_high.j2": "You said: {{ text }}"}))
+    out = r.render("echo_high", {"text": hostile})
+    assert out.text == f"You said: {hostile}"            # plain text: verbatim, not evaluated
+    assert "<script>" not in out.html and "<img" not in out.html   # HTML: escaped
+    assert "49" not in out.text.replace("7*7", "")
+
+
+def test_sandbox_blocks_unsafe_template_code(tmp_path):
+    r = Renderer(_dir(tmp_path, {"evil_high.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}))
+    with pytest.raises(TemplateSetError, match="unsafe"):
+        r.render("evil_high", {})
+
+
+def test_variants_are_split_and_picked_deterministically(tmp_path):
+    r = Renderer(_dir(tmp_path, {"x_high.j2": "one\n{# variant #}\ntwo\n{# variant #}\nthree"}))
+    assert [r.render("x_high", {}, pick=i).text for i in range(4)] == ["one", "two", "three", "one"]
+
+
+def test_check_fails_on_syntax_error_undefined_variable_and_missing_template(tmp_path):
+    with pytest.raises(TemplateSetError, match=r"bad\.j2 variant 1"):
+        Renderer(_dir(tmp_path, {"bad.j2": "{% if %}"}))
+    d = tmp_path / "b"
+    d.mkdir()
+    for name in ["clarify", "correction", "error", "negative_high", "negative_low"]:
+        (d / f"{name}.j2").write_text("ok {{ label }}")
+    (d / "positive_high.j2").write_text("thanks {{ customer_name }}")   # undefined variable
+    with pytest.raises(TemplateSetError) as err:
+        Renderer(d).check(["negative", "positive"])
+    assert "customer_name" in str(err.value) and "positive_low" in str(err.value)
+
+
+def test_missing_directory_is_an_error(tmp_path):
+    with pytest.raises(TemplateSetError, match="does not exist"):
+        Renderer(tmp_path / "nope")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_renders_verbatim_and_escaped(text):
+    r = Renderer(packaged_templates_dir())
+    ctx = sample_context(LABELS) | {"text": text}
+    for key in r.keys():
+        out = r.render(key, ctx)
+        assert out.text and out.html
+        assert "<" not in out.html.replace("&lt;", "")
