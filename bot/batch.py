@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from finetune.data import TEXT_CANDIDATES, DataError, pick_column, read_table
+from finetune.data import TEXT_CANDIDATES, DataError, jsonl_line, pick_column, read_table
 
 from .classifier import Classifier
 
@@ -45,7 +44,7 @@ def classify_file(classifier: Classifier, src: Path, dst: Path, text_column: str
                    **{f"p_{k}": v for k, v in (probs or {}).items()},
                    "error": None if probs else "empty text"}
             if suffix == ".jsonl":
-                fh.write(json.dumps(out, ensure_ascii=False) + "\n")
+                fh.write(jsonl_line(out))
             else:
                 if writer is None:
                     writer = csv.DictWriter(fh, fieldnames=[*row.keys(), "label_predicted", "confidence",

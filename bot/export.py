@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from finetune.data import jsonl_line
+
 from .store import Store
 
 FULL_COLUMNS = ["id", "conversation_id", "channel", "created_at", "text", "label", "confidence", "band",
@@ -35,7 +37,7 @@ def export(store: Store, out: Path, labelled: bool = False) -> int:
             elif writer is not None:
                 row = {**row, "probabilities": json.dumps(row["probabilities"])}
             if writer is None:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.write(jsonl_line(row))
             else:
                 writer.writerow(row)
             n += 1

@@ -83,7 +83,8 @@ def _read_jsonl(path: Path, encoding: str) -> Dataset:
             raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
     else:
         rows = []
-        for line_no, line in enumerate(text.splitlines(), start=1):
+        # split on "\n" only: str.splitlines() would also split inside strings holding U+2028 etc.
+        for line_no, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -97,6 +98,11 @@ def _read_jsonl(path: Path, encoding: str) -> Dataset:
         raise DataError(f"{path}: no data rows")
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return Dataset.from_dict({k: [row.get(k) for row in rows] for k in keys})
+
+
+def jsonl_line(obj) -> str:
+    """One JSON Lines record: UTF-8 kept readable, but U+2028/U+2029 escaped so no reader splits a record."""
+    return json.dumps(obj, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
 
 
 def read_table(source: str, encoding: str = "utf-8", hub_split: str = "train") -> Dataset:

@@ -178,3 +178,23 @@ def text_predicted_as(classifier, label: str) -> str:
         if p.label == label:
             return text
     raise AssertionError(f"no sample text is predicted {label}")
+
+
+class LiveServer:
+    """uvicorn serving an ASGI app on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_for_port(self.port)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

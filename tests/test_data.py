@@ -142,3 +142,13 @@ def test_tokenize_truncates_and_keeps_labels(tiny_base):
     assert set(train.column_names) == {"input_ids", "attention_mask", "label"}
     assert max(len(x) for x in train["input_ids"]) == 12
     assert train["label"] == prepared.splits["train"]["label"]
+
+
+def test_jsonl_with_unicode_line_separators_roundtrips(tmp_path):
+    from finetune.data import jsonl_line
+
+    rows = [{"text": "line\u2028sep and para\u2029sep", "label": "neutral"}, {"text": "ok\nnewline", "label": "positive"}]
+    path = tmp_path / "u.jsonl"
+    path.write_text("".join(jsonl_line(r) for r in rows), encoding="utf-8")
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 2
+    assert read_table(str(path))["text"] == [r["text"] for r in rows]

@@ -1,0 +1,109 @@
+import csv
+import json
+import sys
+
+import pexpect
+import pytest
+
+from bot.store import Correction, Rating, Store
+
+from conftest import SAMPLE
+
+
+def spawn_chat(model_dir, db, env_extra=None):
+    import os
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
+    return pexpect.spawn(sys.executable, ["-m", "bot.cli", "chat", "--model", str(model_dir), "--db", db],
+                         env=env, encoding="utf-8", timeout=60)
+
+
+def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    child = spawn_chat(tiny_model_dir, db)
+    child.expect("you> ")
+    child.sendline("the delivery was late again")
+    child.expect(r"bot> ([^\r\n]+)\r\n")  # pexpect patterns are DOTALL
+    first_reply = child.match.group(1)
+    child.expect(r"\[model: (negative|neutral|positive) \d+%; reply: (\w+)")
+    child.expect("you> ")
+    child.sendline("")
+    child.expect("! message is empty")
+    child.expect("you> ")
+    child.sendline("/good")
+    child.expect("rating saved")
+    child.expect("you> ")
+    child.sendline("/correct furious")
+    child.expect("unknown label 'furious'")
+    child.expect("you> ")
+    child.sendline("/correct negative")
+    child.expect("correction saved")
+    child.expect("you> ")
+    child.sendline("/quit")
+    child.expect("bye")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    store = Store(db)
+    rows = list(store.iter_messages())
+    assert len(rows) == 1 and rows[0]["text"] == "the delivery was late again" and rows[0]["channel"] == "cli"
+    assert rows[0]["reply"] == first_reply.strip()
+    assert rows[0]["rating"] == 1 and rows[0]["correction"] == "negative"
+    assert (store.count(Rating), store.count(Correction)) == (1, 1)
+
+
+def test_chat_ends_cleanly_on_eof(tiny_model_dir, tmp_path):
+    child = spawn_chat(tiny_model_dir, f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    child.expect("you> ")
+    child.sendeof()
+    child.expect("bye")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_chat_with_a_missing_model_is_a_clear_error(tmp_path):
+    child = spawn_chat(tmp_path / "nope", f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "does not exist" in child.before and "Traceback" not in child.before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_classify_file_keeps_every_row(tiny_model_dir, tmp_path, suffix):
+    from bot.cli import main
+
+    src = tmp_path / "in.csv"
+    with open(SAMPLE, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:50]
+    rows.append({"text": "   ", "label": "neutral"})
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["text", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / f"out{suffix}"
+    assert main(["classify", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--batch-size", "8"]) == 0
+    if suffix == ".csv":
+        with open(out, encoding="utf-8") as fh:
+            got = list(csv.DictReader(fh))
+    else:
+        got = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
+    assert len(got) == 51
+    assert [g["text"] for g in got] == [r["text"] for r in rows]          # original order kept
+    assert all(g["label_predicted"] in ("negative", "neutral", "positive") for g in got[:50])
+    assert got[50]["error"] == "empty text" and got[50]["label_predicted"] in ("", None)
+    # batched, length-sorted scoring agrees with one-by-one scoring
+    from bot.classifier import Classifier
+    clf = Classifier(tiny_model_dir, max_length=128)
+    single = [clf.predict([r["text"]])[0].label for r in rows[:10]]
+    assert [g["label_predicted"] for g in got[:10]] == single
+
+
+def test_templates_check_command(capsys, tmp_path):
+    from bot.cli import main
+
+    assert main(["templates", "check", "--labels", "negative,neutral,positive"]) == 0
+    assert "ok: " in capsys.readouterr().out
+    (tmp_path / "clarify.j2").write_text("{% if %}")
+    assert main(["templates", "check", "--templates", str(tmp_path), "--labels", "negative,positive"]) == 2
+    assert "clarify.j2 variant 1" in capsys.readouterr().err

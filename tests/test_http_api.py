@@ -1,0 +1,94 @@
+import httpx
+import pytest
+
+from bot.channels.http import create_app
+from bot.config import ServerConfig
+from bot.store import Message, Rating
+
+from conftest import LiveServer, make_bot
+
+ALLOWED = "https://shop.example"
+
+
+@pytest.fixture(scope="module")
+def live(tiny_model_dir, tmp_path_factory):
+    bot = make_bot(tiny_model_dir, f"sqlite:///{tmp_path_factory.mktemp('api') / 'fb.sqlite3'}")
+    server = LiveServer(create_app(bot, ServerConfig(allowed_origins=[ALLOWED]), with_gradio=False))
+    yield server, bot
+    server.stop()
+
+
+def test_health(live):
+    server, bot = live
+    r = httpx.get(f"{server.url}/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "model": bot.classifier.version,
+                                                 "labels": ["negative", "neutral", "positive"]}
+
+
+def test_message_reply_and_stored_row(live):
+    server, bot = live
+    r = httpx.post(f"{server.url}/api/v1/messages", json={"text": "my bag never arrived"})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"message_id", "session_id", "reply", "reply_html", "template", "prediction", "ticket"}
+    assert body["prediction"]["label"] in ["negative", "neutral", "positive"]
+    row = bot.store.get_message(body["message_id"])
+    assert row.text == "my bag never arrived" and row.reply == body["reply"] and row.channel == "api"
+    assert row.conversation_id == body["session_id"]
+    again = httpx.post(f"{server.url}/api/v1/messages", json={"text": "hello?", "session_id": body["session_id"]})
+    assert again.json()["session_id"] == body["session_id"]
+
+
+@pytest.mark.parametrize("payload,status,fragment", [
+    ({"text": ""}, 400, "empty"), ({"text": "   "}, 400, "empty"), ({"text": "a" * 5001}, 413, "too long"),
+])
+def test_bad_messages_get_json_errors_and_are_not_stored(live, payload, status, fragment):
+    server, bot = live
+    before = bot.store.count(Message)
+    r = httpx.post(f"{server.url}/api/v1/messages", json=payload)
+    assert r.status_code == status and fragment in r.json()["error"]
+    assert bot.store.count(Message) == before
+
+
+def test_malformed_body_is_422(live):
+    server, _ = live
+    r = httpx.post(f"{server.url}/api/v1/messages", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    r = httpx.post(f"{server.url}/api/v1/messages", json={"text": 5})
+    assert r.status_code == 422
+
+
+def test_rating_and_correction(live):
+    server, bot = live
+    mid = httpx.post(f"{server.url}/api/v1/messages", json={"text": "great crew"}).json()["message_id"]
+    before = bot.store.count(Rating)
+    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"value": 1}).json() == {"ok": True}
+    assert bot.store.count(Rating) == before + 1
+    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"value": 3}).status_code == 400
+    assert httpx.post(f"{server.url}/api/v1/messages/999999/rating", json={"value": 1}).status_code == 404
+    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"label": "positive"}).status_code == 200
+    r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"label": "ecstatic"})
+    assert r.status_code == 400 and "unknown label" in r.json()["error"]
+
+
+def test_cors_and_frame_ancestors_follow_the_allow_list(live):
+    server, _ = live
+    ok = httpx.options(f"{server.url}/api/v1/messages", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
+    assert ok.headers.get("access-control-allow-origin") == ALLOWED
+    bad = httpx.options(f"{server.url}/api/v1/messages",
+                        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in bad.headers
+    page = httpx.get(f"{server.url}/widget")
+    csp = page.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {ALLOWED}" in csp and "evil" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_widget_assets_and_openapi(live):
+    server, _ = live
+    js = httpx.get(f"{server.url}/widget.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("application/javascript")
+    assert "feedbackbot-launcher" in js.text
+    assert "/widget-app.js" in httpx.get(f"{server.url}/widget").text
+    spec = httpx.get(f"{server.url}/api/openapi.json").json()
+    assert "/api/v1/messages" in spec["paths"]
