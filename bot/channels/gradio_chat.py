@@ -14,6 +14,13 @@ def _session(request: gr.Request) -> str:
     return f"gradio-{request.session_hash}"
 
 
+def offline_theme() -> gr.themes.Base:
+    """System fonts only: the default theme fetches Google Fonts, which an offline or privacy-minded
+    deployment must not depend on."""
+    return gr.themes.Default(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                             font_mono=["ui-monospace", "Consolas", "monospace"])
+
+
 def build_chat(bot: Bot, title: str = "Tell us how we did") -> gr.ChatInterface:
     def respond(message: str, history: list, request: gr.Request) -> str:
         try:
@@ -29,9 +36,10 @@ def build_chat(bot: Bot, title: str = "Tell us how we did") -> gr.ChatInterface:
             bot.rate(message_id, 1 if liked else -1)
 
     chat = gr.ChatInterface(respond, title=title, examples=EXAMPLES, run_examples_on_click=True,
-                            description="Your message is stored so we can improve. Rate replies with 👍 / 👎.",
+                            description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
                             chatbot=gr.Chatbot(height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
                                                render_markdown=False),
                             api_name="chat")
-    chat.chatbot.like(on_like, None, None)
+    with chat:
+        chat.chatbot.like(on_like, None, None)
     return chat

@@ -105,7 +105,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     if with_gradio:
         import gradio as gr
 
-        from .gradio_chat import build_chat
+        from .gradio_chat import build_chat, offline_theme
 
-        app = gr.mount_gradio_app(app, build_chat(bot), path="/", footer_links=[])
+        app = gr.mount_gradio_app(app, build_chat(bot), path="/", footer_links=[], theme=offline_theme())
     return app

@@ -11,9 +11,12 @@
     button.id = "feedbackbot-launcher";
     button.type = "button";
     button.setAttribute("aria-label", "Open feedback chat");
-    button.textContent = "\uD83D\uDCAC";
+    /* inline SVG icon: renders on machines without an emoji font */
+    button.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
+      'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
+      '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
     button.style.cssText = "position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
-      "border:none;background:#2563eb;color:#fff;font-size:26px;cursor:pointer;z-index:2147483646;" +
+      "border:none;background:#2563eb;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;z-index:2147483646;" +
       "box-shadow:0 4px 14px rgba(0,0,0,.25)";
     var frame = null;
     button.addEventListener("click", function () {
