@@ -52,7 +52,6 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 7860
     allowed_origins: list[str] = field(default_factory=list)   # may embed the widget / call the API cross-origin
-    admin_token: str = ""               # required for /api/v1/export; empty = export endpoint disabled
 
 
 @dataclass

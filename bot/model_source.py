@@ -79,3 +79,41 @@ def resolve_model_dir(spec: str, log=print) -> Path:
         return target
     check_model_dir(path)
     return path
+
+
+SHIPPED_FILES = ("adapter_config.json", "adapter_model.safetensors", META_FILE)
+
+
+def ship_adapter(run_dir: Path, dest: Path | None = None) -> Path:
+    """Copy a finetune run's adapter (+ labels, temperature, thresholds, metrics) into the package as the default.
+
+    The adapter's recorded base path is machine-specific; it is replaced by a description, since the bot
+    resolves the base from feedbackbot.json ("embedded" -> the packaged MiniLM in DistilBERT form).
+    """
+    import json
+
+    src = Path(run_dir) / "adapter"
+    dest = Path(dest) if dest else shipped_adapter_dir()
+    meta = read_meta(src)
+    if meta.get("base", {}).get("kind") != "embedded":
+        raise ModelDirError(f"{src} was not trained on the embedded base; the shipped default must be")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_FILES:
+        shutil.copyfile(src / name, dest / name)
+    config = json.loads((dest / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "feedbackbot:embedded (all-MiniLM-L6-v2 in DistilBERT form)"
+    (dest / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    meta["base"] = {k: v for k, v in meta["base"].items() if k not in ("source", "converted_from")}
+    write_json(dest / META_FILE, meta)
+    card = Path(run_dir) / "model" / "README.md"
+    if card.is_file():
+        shutil.copyfile(card, dest / "README.md")
+    return dest
+
+
+if __name__ == "__main__":  # python -m bot.model_source ship RUN_DIR
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "ship":
+        raise SystemExit("usage: python -m bot.model_source ship RUN_DIR")
+    print(ship_adapter(Path(sys.argv[2])))

