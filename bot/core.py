@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .classifier import Classifier
 from .config import BotConfig
@@ -37,7 +37,6 @@ class Reply:
     ticket: str | None
     correction: tuple[int, str] | None
     latency_ms: float
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"message_id": self.message_id, "session_id": self.session, "reply": self.text,

@@ -16,7 +16,8 @@ from peft import PeftModel
 
 from finetune.base import resolve_base
 from finetune.merge import merge_and_verify
-from finetune.model_dir import META_FILE, ModelDirError, check_model_dir, load_for_classification, load_tokenizer, read_meta, write_json
+from finetune.model_dir import (META_FILE, ModelDirError, check_model_dir, load_for_classification, load_tokenizer,
+                                read_meta, save_model_dir, write_json)
 from finetune.paths import cache_root
 from finetune.train import make_loader
 
@@ -49,16 +50,8 @@ def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
     model = PeftModel.from_pretrained(load_for_classification(base.source, meta["labels"]), str(adapter_dir)).eval()
     encoded = [dict(tokenizer(t, truncation=True, max_length=128), labels=0) for t in VERIFY_TEXTS]
     merged, diff, _, _ = merge_and_verify(model, make_loader(encoded, tokenizer, 16), meta.get("merge", {}).get("tolerance", 1e-4))
-    tmp = target.with_name(target.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    merged.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    write_json(tmp / META_FILE, {**meta, "merged_at_load": {"from": str(adapter_dir), "max_abs_logit_diff": diff}})
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return target
+    return save_model_dir(target, merged, tokenizer,
+                          {**meta, "merged_at_load": {"from": str(adapter_dir), "max_abs_logit_diff": diff}})
 
 
 def resolve_model_dir(spec: str, log=print) -> Path:

@@ -193,11 +193,12 @@ class Store:
             self._require_message(s, message_id)
             s.add(Correction(message_id=message_id, label=label, source=source))
 
-    def message_at(self, conversation_id: str, ordinal: int) -> int | None:
-        """Id of the ``ordinal``-th (0-based) message of a conversation."""
+    def find_reply(self, conversation_id: str, reply: str) -> int | None:
+        """Id of the latest message in a conversation whose stored reply is ``reply``."""
         with self._session() as s:
-            return s.execute(select(Message.id).where(Message.conversation_id == conversation_id)
-                             .order_by(Message.id).offset(ordinal).limit(1)).scalar()
+            return s.execute(select(Message.id).where(Message.conversation_id == conversation_id,
+                                                      Message.reply == reply)
+                             .order_by(Message.id.desc()).limit(1)).scalar()
 
     def get_message(self, message_id: int) -> Message | None:
         with self._session() as s:

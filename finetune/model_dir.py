@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -70,6 +71,23 @@ def load_model_dir(path: Path, dtype: torch.dtype = torch.float32):
     except Exception as exc:
         raise ModelDirError(f"cannot load model from {path}: {exc}") from None
     return model.eval(), load_tokenizer(str(path)), read_meta(path)
+
+
+def save_model_dir(path: Path, model, tokenizer, meta: dict, card: str | None = None) -> Path:
+    """Write a model directory atomically (temp dir, then rename): weights as safetensors, tokenizer, meta, card."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    write_json(tmp / META_FILE, meta)
+    if card is not None:
+        (tmp / "README.md").write_text(card)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path
 
 
 def write_json(path: Path, data) -> Path:

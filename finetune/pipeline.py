@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import torch
@@ -17,7 +16,7 @@ from .config import FinetuneConfig
 from .merge import merge_and_verify
 from .metrics import classification_metrics
 from .model_card import render_card
-from .model_dir import META_FILE, load_for_classification, load_tokenizer, write_json
+from .model_dir import META_FILE, load_for_classification, load_tokenizer, save_model_dir, write_json
 from .report import plot_confusion, plot_history, plot_reliability
 from .train import ADAPTER, build_lora_model, collect_logits, make_loader, parameter_counts, train
 
@@ -86,25 +85,12 @@ def run(cfg: FinetuneConfig, log=print) -> dict:
                      "stopped_early": state["stopped_early"], "device": state["device"],
                      "mixed_precision": state["mixed_precision"]},
     }
-    _write_model_dir(out / MODEL, merged.cpu(), tokenizer, meta)
+    save_model_dir(out / MODEL, merged.cpu(), tokenizer, meta, render_card(meta))
     # The adapter directory carries the same metadata, so a bot can ship it alone and merge at load.
     write_json(out / ADAPTER / META_FILE, meta)
     _write_report(out, meta, state["history"], val_logits, val_y, test_logits, test_y)
     log(f"model directory: {out / MODEL}")
     return meta
-
-
-def _write_model_dir(path: Path, merged, tokenizer, meta: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    merged.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    write_json(tmp / META_FILE, meta)
-    (tmp / "README.md").write_text(render_card(meta))
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
 
 
 def _write_report(out: Path, meta: dict, history: list[dict], val_logits, val_y, test_logits, test_y) -> None:

@@ -90,20 +90,21 @@ def test_gradio_chat_replies_and_stores_the_exchange_and_rating(browser, site):
     server, bot, _, _ = site
     page = browser.new_page(viewport={"width": 1000, "height": 640})
     page.goto(server.url + "/", wait_until="load")
-    box = page.get_by_role("textbox").first
-    box.wait_for(timeout=30000)
-    box.fill("The delivery was late again and nobody called me back")
-    page.keyboard.press("Enter")
-    reply = page.locator('[data-testid="bot"]').first
-    reply.wait_for(timeout=30000)
-    shown = reply.inner_text().strip()
+    texts = ["The delivery was late again and nobody called me back", "Thanks, the refund arrived today"]
+    for i, text in enumerate(texts):
+        box = page.get_by_role("textbox").first
+        box.wait_for(timeout=30000)
+        box.fill(text)
+        page.keyboard.press("Enter")
+        page.locator('[data-testid="bot"]').nth(i).wait_for(timeout=30000)
+    shown = [page.locator('[data-testid="bot"]').nth(i).inner_text().strip() for i in range(2)]
     rows = [r for r in bot.store.iter_messages() if r["channel"] == "gradio"]
-    assert len(rows) == 1
-    assert rows[0]["text"] == "The delivery was late again and nobody called me back"
-    assert rows[0]["reply"] == shown
-    page.get_by_label("Like", exact=True).first.click()
+    assert [r["text"] for r in rows] == texts
+    assert [r["reply"] for r in rows] == shown
+    page.get_by_label("Like", exact=True).nth(1).click()      # thumbs up on the second reply
     page.wait_for_timeout(1500)
-    assert next(r for r in bot.store.iter_messages() if r["id"] == rows[0]["id"])["rating"] == 1
+    rated = {r["id"]: r["rating"] for r in bot.store.iter_messages()}
+    assert rated[rows[1]["id"]] == 1 and rated[rows[0]["id"]] is None
     _shot(page, "chat.png")
     page.close()
 

@@ -37,7 +37,8 @@ def roundtrip(store: Store):
     assert rows[1]["correction"] == "negative" and rows[2]["rating"] == 1
     assert rows[0]["probabilities"] == {"negative": 0.9, "neutral": 0.05, "positive": 0.05}
     assert rows[0]["confidence"] == 0.9
-    assert store.message_at("c1", 1) == second and store.message_at("c1", 5) is None
+    assert store.find_reply("c1", "sorry") == third and store.find_reply("c1", "nope") is None
+    assert store.find_reply("c2", "sorry") is None
     assert (store.count(Message), store.count(Rating), store.count(Correction)) == (3, 3, 2)
     assert store.count(Ticket) == 1
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import html
+import logging
+
 import gradio as gr
 
 from ..core import Bot, InputError
 
+log = logging.getLogger("feedbackbot")
 EXAMPLES = ["The delivery was late again.", "Love the new app, checkout is so quick now!",
             "Can I change the date of my booking?", "Third time my order arrived damaged. Not happy."]
+
+
+def _content_text(value) -> str:
+    """The text of a chat message value (a string, or Gradio's content dict/list)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _content_text(value.get("value", value.get("content", value.get("text", ""))))
+    if isinstance(value, (list, tuple)):
+        return "".join(_content_text(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _session(request: gr.Request) -> str:
@@ -29,17 +44,21 @@ def build_chat(bot: Bot, title: str = "Tell us how we did") -> gr.ChatInterface:
             return f"⚠️ {exc}"
 
     def on_like(data: gr.LikeData, request: gr.Request) -> None:
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        message_id = bot.store.message_at(_session(request), int(index) // 2)
-        if message_id is not None:
-            liked = data.liked is True or data.liked == "Like"
-            bot.rate(message_id, 1 if liked else -1)
+        # Identify the rated reply by its content, not its position: the chat's undo/retry buttons change
+        # positions in the browser while the store keeps every exchange.
+        shown = html.unescape(_content_text(data.value)).strip()
+        message_id = bot.store.find_reply(_session(request), shown)
+        if message_id is None:
+            log.warning("rating for an unknown reply in %s ignored: %r", _session(request), shown[:80])
+            raise gr.Error("Sorry, that reply could not be found to rate.")
+        liked = data.liked is True or data.liked == "Like"
+        bot.rate(message_id, 1 if liked else -1)
 
     chat = gr.ChatInterface(respond, title=title, examples=EXAMPLES, run_examples_on_click=True,
                             description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
                             chatbot=gr.Chatbot(height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
                                                render_markdown=False),
-                            api_name="chat")
+                            api_name="chat", analytics_enabled=False)
     with chat:
         chat.chatbot.like(on_like, None, None)
     return chat
