@@ -57,6 +57,10 @@ class ServerConfig:
 @dataclass
 class LimitsConfig:
     max_message_chars: int = 5000
+    per_session_per_minute: int = 20    # HTTP channels; 0 = no limit
+    per_ip_per_minute: int = 120        # HTTP channels, per client address; 0 = no limit
+    max_concurrent_replies: int = 4     # model work at once; more requests wait up to `queue_timeout_s`
+    queue_timeout_s: float = 10.0       # then 503
 
 
 @dataclass

@@ -8,6 +8,7 @@ import logging
 import gradio as gr
 
 from ..core import Bot, InputError
+from ..limits import RateLimited, ReplyGate
 
 log = logging.getLogger("feedbackbot")
 EXAMPLES = ["The delivery was late again.", "Love the new app, checkout is so quick now!",
@@ -36,12 +37,13 @@ def offline_theme() -> gr.themes.Base:
                              font_mono=["ui-monospace", "Consolas", "monospace"])
 
 
-def build_chat(bot: Bot, title: str = "Tell us how we did") -> gr.ChatInterface:
+def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.ChatInterface:
     def respond(message: str, history: list, request: gr.Request) -> str:
+        client = request.client.host if request.client else None
         try:
-            return bot.reply(_session(request), message, channel="gradio").html
-        except InputError as exc:
-            return f"⚠️ {exc}"
+            return gate.reply(bot, _session(request), message, "gradio", client).html
+        except (InputError, RateLimited) as exc:
+            return f"Sorry — {exc}."
 
     def on_like(data: gr.LikeData, request: gr.Request) -> None:
         # Identify the rated reply by its content, not its position: the chat's undo/retry buttons change

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config import ServerConfig
 from ..core import Bot, InputError
+from ..limits import RateLimited, ReplyGate
 from ..store import StoreError
 
 API = "/api/v1"
@@ -39,6 +40,7 @@ def frame_ancestors(cfg: ServerConfig) -> str:
 
 
 def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI:
+    gate = ReplyGate(bot.config.limits)
     app = FastAPI(title="feedbackbot", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.add_middleware(CORSMiddleware, allow_origins=list(cfg.allowed_origins), allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"], allow_credentials=False)
@@ -61,6 +63,11 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     async def input_error(_: Request, exc: InputError):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status,
+                            headers={"Retry-After": str(max(1, round(exc.retry_after)))})
+
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError):
         return JSONResponse({"error": str(exc)}, status_code=404 if str(exc).startswith("no message") else 503)
@@ -69,7 +76,8 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     async def post_message(body: MessageIn, request: Request):
         session = body.session_id or Bot.new_session()
         channel = "widget" if request.headers.get("x-feedbackbot-channel") == "widget" else "api"
-        reply = await run_in_threadpool(bot.reply, session, body.text, channel)
+        client = request.client.host if request.client else None
+        reply = await run_in_threadpool(gate.reply, bot, session, body.text, channel, client)
         return reply.as_dict()
 
     @app.post(f"{API}/messages/{{message_id}}/rating", summary="Thumbs up (+1) or down (-1) on a reply")
@@ -107,5 +115,5 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
 
         from .gradio_chat import build_chat, offline_theme
 
-        app = gr.mount_gradio_app(app, build_chat(bot), path="/", footer_links=[], theme=offline_theme())
+        app = gr.mount_gradio_app(app, build_chat(bot, gate), path="/", footer_links=[], theme=offline_theme())
     return app
