@@ -70,6 +70,9 @@ def main() -> None:
 
     # 1. airline tweets, 3-class: the exact test split of training (data config from feedbackbot.json)
     train_cfg = meta.get("data", {}).get("config") or {}
+    if not train_cfg:
+        print("note: the model records no data config; rebuilding the split with finetune's defaults "
+              "(seed 42, validation 0.1, test 0.1)")
     seed, val, test = train_cfg.get("seed", 42), train_cfg.get("val_fraction", 0.1), train_cfg.get("test_fraction", 0.1)
     texts, truth = split_of(data_dir / "airline_tweets.csv", seed, val, test)
     clf.max_length = meta.get("data", {}).get("max_length", 128)
