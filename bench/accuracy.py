@@ -29,7 +29,7 @@ from bot.model_source import resolve_model_dir  # noqa: E402
 from bot.policy import HIGH, Prediction, band  # noqa: E402
 from finetune.calibrate import expected_calibration_error, softmax  # noqa: E402
 from finetune.config import DataConfig  # noqa: E402
-from finetune.data import prepare  # noqa: E402
+from finetune.data import load_labelled, prepare  # noqa: E402
 from finetune.metrics import classification_metrics  # noqa: E402
 from finetune.paths import cache_root  # noqa: E402
 
@@ -106,10 +106,8 @@ def main() -> None:
     binary_sets = {"imdb": split_of(data_dir / "imdb.csv", 42, 0.1, 0.1, limit=args.imdb_limit)}
     for lang in ("de", "fr", "nl"):
         path = data_dir / f"polarity_{lang}.csv"
-        ds = prepare(DataConfig(path=str(path), val_fraction=0.001, test_fraction=0.0)).splits
-        names = ds["train"].features["label"].names
-        binary_sets[f"polarity_{lang}"] = ([*ds["train"]["text"], *ds["validation"]["text"]],
-                                           [names[i] for i in [*ds["train"]["label"], *ds["validation"]["label"]]])
+        ds, names, _ = load_labelled(DataConfig(path=str(path)))     # evaluation only: the whole file
+        binary_sets[f"polarity_{lang}"] = (list(ds["text"]), [names[i] for i in ds["label"]])
     for name, (texts, truth) in binary_sets.items():
         started = time.perf_counter()
         y = np.array([1 if t == "positive" else 0 for t in truth])
