@@ -32,8 +32,8 @@ class Reply:
     text: str               # plain text
     html: str               # HTML-escaped rendering for browser channels
     template: str
-    prediction: Prediction
-    band: str
+    prediction: Prediction | None   # None when the model failed (template "error"; the message is still stored)
+    band: str | None
     ticket: str | None
     correction: tuple[int, str] | None
     latency_ms: float
@@ -43,8 +43,9 @@ class Reply:
                 "reply_html": self.html, "template": self.template, "band": self.band, "ticket": self.ticket,
                 "correction": None if self.correction is None else
                 {"message_id": self.correction[0], "label": self.correction[1]},
-                "prediction": {"label": self.prediction.label, "confidence": self.prediction.confidence,
-                               "probabilities": self.prediction.probabilities},
+                "prediction": None if self.prediction is None else
+                {"label": self.prediction.label, "confidence": self.prediction.confidence,
+                 "probabilities": self.prediction.probabilities},
                 "latency_ms": self.latency_ms}
 
 
@@ -89,28 +90,44 @@ class Bot:
         if not session or len(session) > 128:
             raise InputError("session id must be 1-128 characters")
         state: ConversationState = self.store.state(session)
+        try:
+            prediction, decision, ticket, rendered = self._respond(session, text, state)
+        except Exception:  # the model or a template failed: keep the message, answer with the error template
+            log.exception("reply failed for conversation %s; storing the message with the error reply", session)
+            prediction, decision, ticket = None, None, None
+            rendered = self.renderer.render("error", self._context(text, None, None, None))
+        latency_ms = (time.perf_counter() - started) * 1000
+        message_id = self.store.record_turn(TurnRecord(
+            conversation_id=session, channel=channel, text=text,
+            label=prediction.label if prediction else None,
+            probabilities=prediction.probabilities if prediction else None,
+            band=decision.band if decision else None, template=rendered.template, reply=rendered.text,
+            latency_ms=latency_ms, model_version=self.classifier.version, ticket=ticket,
+            correction=decision.correction if decision else None,
+            pending_after=decision.pending if decision else state.pending,
+            pending_on_self=(decision.label, "clarify") if decision and decision.ask_about_self else None))
+        return Reply(message_id=message_id, session=session, text=rendered.text, html=rendered.html,
+                     template=rendered.template, prediction=prediction, band=decision.band if decision else None,
+                     ticket=ticket, correction=decision.correction if decision else None, latency_ms=latency_ms)
+
+    def _context(self, text: str, prediction: Prediction | None, decision, ticket: str | None) -> dict:
+        labels = self.classifier.labels
+        return {"text": text, "label": decision.label if decision else None,
+                "leaning": decision.label if decision else None,
+                "confidence": prediction.confidence if prediction else None,
+                "probabilities": prediction.probabilities if prediction else {}, "ticket": ticket, "choices": labels,
+                "business_name": self.config.templates.business_name,
+                "review_url": self.config.templates.review_url or None,
+                "ask_review": bool(decision and decision.ask_review), "handoff": bool(decision and decision.handoff)}
+
+    def _respond(self, session: str, text: str, state: ConversationState):
         prediction = self.classifier.predict([text])[0]
         decision = decide_turn(text, prediction, state.pending, state.last_message_id, state.last_label,
                                self.classifier.labels, self.config.policy, self.classifier.thresholds)
         ticket = new_ticket_id() if decision.handoff else None
-        context = {"text": text, "label": decision.label, "leaning": decision.label,
-                   "confidence": prediction.confidence, "probabilities": prediction.probabilities,
-                   "ticket": ticket, "choices": self.classifier.labels,
-                   "business_name": self.config.templates.business_name,
-                   "review_url": self.config.templates.review_url or None,
-                   "ask_review": decision.ask_review, "handoff": decision.handoff}
         pick = int(hashlib.sha256(f"{session}:{state.last_message_id}".encode()).hexdigest(), 16)
-        rendered = self.renderer.render(decision.template, context, pick)
-        latency_ms = (time.perf_counter() - started) * 1000
-        message_id = self.store.record_turn(TurnRecord(
-            conversation_id=session, channel=channel, text=text, label=prediction.label,
-            probabilities=prediction.probabilities, band=decision.band, template=rendered.template,
-            reply=rendered.text, latency_ms=latency_ms, model_version=self.classifier.version,
-            ticket=ticket, correction=decision.correction, pending_after=decision.pending,
-            pending_on_self=(decision.label, "clarify") if decision.ask_about_self else None))
-        return Reply(message_id=message_id, session=session, text=rendered.text, html=rendered.html,
-                     template=rendered.template, prediction=prediction, band=decision.band, ticket=ticket,
-                     correction=decision.correction, latency_ms=latency_ms)
+        rendered = self.renderer.render(decision.template, self._context(text, prediction, decision, ticket), pick)
+        return prediction, decision, ticket, rendered
 
     def rate(self, message_id: int, value: int) -> None:
         self.store.add_rating(message_id, value)

@@ -128,3 +128,50 @@ def test_export_labelled_file_feeds_finetune(tiny_model_dir, db, tmp_path):
     import json
     rows = [json.loads(line) for line in full.read_text().splitlines()]
     assert rows[0]["id"] == first.message_id and rows[0]["correction"] == "negative"
+
+
+def test_a_model_failure_keeps_the_message_and_answers_with_the_error_template(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db)
+
+    def broken(texts):
+        raise RuntimeError("onnx session at /secret/path crashed")
+
+    bot.classifier.predict = broken
+    r = bot.reply("s11", "my refund never came")
+    assert r.template == "error" and r.prediction is None and "saved" in r.text
+    assert "secret" not in r.text
+    row = next(bot.store.iter_messages())
+    assert row["text"] == "my refund never came" and row["template"] == "error" and row["label"] is None
+    assert r.as_dict()["prediction"] is None
+
+
+@pytest.mark.parametrize("text", ["", "x" * 6000])
+def test_input_errors_are_not_swallowed_by_the_error_path(tiny_model_dir, db, text):
+    bot = make_bot(tiny_model_dir, db)
+    with pytest.raises(InputError):
+        bot.reply("s12", text)
+
+
+def test_fuzz_message_path(tiny_model_dir, tmp_path):
+    """Arbitrary text: either a clear InputError and nothing stored, or a reply and the text stored verbatim."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    bot = make_bot(tiny_model_dir, f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
+    bot.config.limits.max_message_chars = 300
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.text(max_size=400), st.sampled_from(["a", "b"]))
+    def check(text, session):
+        before = bot.store.count(Message)
+        try:
+            r = bot.reply(session, text)
+        except InputError as exc:
+            assert exc.status in (400, 413) and str(exc)
+            assert bot.store.count(Message) == before
+            assert not text.strip() or len(text) > 300 or "\x00" in text
+            return
+        assert bot.store.get_message(r.message_id).text == text
+        assert r.text and r.template
+
+    check()

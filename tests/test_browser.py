@@ -141,3 +141,33 @@ def test_widget_is_not_framed_on_an_origin_outside_the_allow_list(browser, site)
     frame = page.frame(url=lambda u: u.startswith(server.url))
     assert frame is None or frame.locator("#text").count() == 0   # CSP frame-ancestors blocked it
     page.close()
+
+
+PAYLOAD = '<img src=x onerror="window.__pwned=1"> {{ 7*7 }} <script>window.__pwned=2</script> \u05e9\u05dc\u05d5\u05dd \U0001F621'
+
+
+def test_hostile_text_in_chat_and_widget_is_shown_as_text_and_stored_verbatim(browser, site):
+    server, bot, allowed, _ = site
+    page = browser.new_page()
+    page.goto(server.url + "/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.wait_for(timeout=30000)
+    box.fill(PAYLOAD)
+    page.keyboard.press("Enter")
+    page.locator('[data-testid="bot"]').first.wait_for(timeout=30000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__pwned") is None
+    assert "49" not in page.locator('[data-testid="bot"]').first.inner_text()
+    page.goto(allowed.url, wait_until="load")
+    page.locator("#feedbackbot-launcher").click()
+    frame = page.frame_locator("#feedbackbot-panel")
+    frame.locator("body[data-ready='1']").wait_for(timeout=30000)
+    frame.locator("#text").fill(PAYLOAD)
+    frame.locator("#send").click()
+    frame.locator(".msg.bot").first.wait_for(timeout=30000)
+    assert frame.locator(".msg.you").first.inner_text() == PAYLOAD
+    assert frame.locator(".msg img, .msg script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    stored = [r["text"] for r in bot.store.iter_messages() if r["text"] == PAYLOAD]
+    assert len(stored) == 2            # once from the chat page, once from the widget
+    page.close()

@@ -107,3 +107,38 @@ def test_templates_check_command(capsys, tmp_path):
     (tmp_path / "clarify.j2").write_text("{% if %}")
     assert main(["templates", "check", "--templates", str(tmp_path), "--labels", "negative,positive"]) == 2
     assert "clarify.j2 variant 1" in capsys.readouterr().err
+
+
+def test_chat_session_with_hostile_text(tiny_model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    texts = ["{{ 7*7 }}", "<script>alert(1)</script>", "\U0001F621\U0001F621", "\u0627\u0644\u062a\u0648\u0635\u064a\u0644",
+             "{% for x in range(3) %}x{% endfor %}"]
+    child = spawn_chat(tiny_model_dir, db)
+    for text in texts:
+        child.expect("you> ")
+        child.sendline(text)
+        child.expect(r"bot> ([^\r\n]+)\r\n")
+        assert "49" not in child.match.group(1)
+    child.expect("you> ")
+    child.sendline("x" * 5001)
+    child.expect("! message is too long")
+    child.expect("you> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert [r["text"] for r in Store(db).iter_messages()] == texts
+
+
+def test_classify_rejects_invalid_utf8_with_the_line_and_writes_nothing(tiny_model_dir, tmp_path, capsys):
+    from bot.cli import main
+
+    src = tmp_path / "bad.csv"
+    src.write_bytes(b"text\nfine\nbroken \xff\xfe here\n")
+    out = tmp_path / "out.csv"
+    assert main(["classify", str(src), "--model", str(tiny_model_dir), "--out", str(out)]) == 2
+    assert "bad.csv: line 3" in capsys.readouterr().err and not out.exists()
+    big = tmp_path / "big.csv"
+    big.write_text("text\n" + "word " * 200_000 + "\n\U0001F621\n")    # a 1 MB row is truncated, not refused
+    assert main(["classify", str(big), "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+    with open(out, encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == 2

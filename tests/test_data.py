@@ -152,3 +152,11 @@ def test_jsonl_with_unicode_line_separators_roundtrips(tmp_path):
     path.write_text("".join(jsonl_line(r) for r in rows), encoding="utf-8")
     assert len(path.read_text(encoding="utf-8").splitlines()) == 2
     assert read_table(str(path))["text"] == [r["text"] for r in rows]
+
+
+def test_hostile_texts_load_unchanged(tmp_path):
+    texts = ["{{ 7*7 }}", "<script>alert(1)</script>", "\U0001F621", "\u0627\u0644\u062a\u0648\u0635\u064a\u0644",
+             "ctrl \x01\x1b[31m", "x" * 1_000_000]
+    rows = [{"text": t, "label": lab} for t, lab in zip(texts, ["negative", "positive"] * 3)]
+    ds, _, _ = load_labelled(DataConfig(path=str(write_csv(tmp_path / "h.csv", rows))))
+    assert ds["text"] == [t.strip() for t in texts]

@@ -92,3 +92,49 @@ def test_widget_assets_and_openapi(live):
     assert "/widget-app.js" in httpx.get(f"{server.url}/widget").text
     spec = httpx.get(f"{server.url}/api/openapi.json").json()
     assert "/api/v1/messages" in spec["paths"]
+
+
+HOSTILE = ["{{ 7*7 }}", "{% for x in range(10**9) %}x{% endfor %}", "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+           "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\U0001F621\U0001F621\U0001F621",
+           "\u0627\u0644\u062a\u0648\u0635\u064a\u0644 \u062a\u0623\u062e\u0631", "\u202eright-to-left override",
+           "ctrl \x01\x02\x1b[31m red \x7f", "tab\tand\r\nnewline", "a" * 5000, "\ufeffbom", "\U0001d400\U0001d401"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_is_answered_stored_verbatim_and_never_evaluated(live, text):
+    server, bot = live
+    r = httpx.post(f"{server.url}/api/v1/messages", json={"text": text})
+    assert r.status_code == 200
+    body = r.json()
+    assert bot.store.get_message(body["message_id"]).text == text
+    assert "49" not in body["reply"] and "subclasses" not in body["reply"]
+    assert "<script" not in body["reply_html"] and "<img" not in body["reply_html"]
+
+
+def test_one_megabyte_and_invalid_utf8_bodies_get_clear_errors(live):
+    server, bot = live
+    before = bot.store.count(Message)
+    big = httpx.post(f"{server.url}/api/v1/messages", json={"text": "x" * 1_000_000})
+    assert big.status_code == 413 and "too long" in big.json()["error"]
+    bad = httpx.post(f"{server.url}/api/v1/messages", content=b'{"text": "\xff\xfe bad"}',
+                     headers={"Content-Type": "application/json"})
+    assert bad.status_code in (400, 422) and "detail" in bad.json()
+    nul = httpx.post(f"{server.url}/api/v1/messages", json={"text": "a\u0000b"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["error"]
+    assert bot.store.count(Message) == before
+
+
+def test_internal_errors_reveal_nothing(live):
+    server, bot = live
+    original = bot.store.state
+
+    def broken(session):
+        raise RuntimeError("password=hunter2 at /srv/secret.py")
+
+    bot.store.state = broken
+    try:
+        r = httpx.post(f"{server.url}/api/v1/messages", json={"text": "hello"})
+    finally:
+        bot.store.state = original
+    assert r.status_code == 500 and r.json() == {"error": "internal error; please try again"}
+    assert "hunter2" not in r.text and "Traceback" not in r.text

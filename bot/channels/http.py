@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,6 +17,7 @@ from ..limits import RateLimited, ReplyGate
 from ..store import StoreError
 
 API = "/api/v1"
+log = logging.getLogger("feedbackbot")
 
 
 class MessageIn(BaseModel):
@@ -67,6 +69,11 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     async def rate_limited(_: Request, exc: RateLimited):
         return JSONResponse({"error": str(exc)}, status_code=exc.status,
                             headers={"Retry-After": str(max(1, round(exc.retry_after)))})
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception):
+        log.error("unhandled error in the HTTP channel", exc_info=exc)   # details in the log, never to clients
+        return JSONResponse({"error": "internal error; please try again"}, status_code=500)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError):

@@ -67,6 +67,7 @@ def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
         last_id = reply.message_id
         say(f"bot> {reply.text}")
         note = f"; recorded message {reply.correction[0]} as {reply.correction[1]}" if reply.correction else ""
-        say(f"     [model: {reply.prediction.label} {reply.prediction.confidence:.0%}; reply: {reply.template}{note}]")
+        model = f"{reply.prediction.label} {reply.prediction.confidence:.0%}" if reply.prediction else "unavailable"
+        say(f"     [model: {model}; reply: {reply.template}{note}]")
     say("bye")
     return 0
