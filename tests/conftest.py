@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from servers import free_port, postgres_available, temporary_postgres, wait_for_port  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "airline_tweets_sample.csv"
@@ -98,22 +95,6 @@ def tiny_model_dir(tiny_run) -> Path:
     return tiny_run[0] / "model"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A real PostgreSQL server on loopback: $FEEDBACKBOT_TEST_PG_URL, or a throwaway cluster started here.
@@ -124,33 +105,12 @@ def postgres_url():
     if url:
         yield url
         return
-    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not bindirs:
+    if not postgres_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed; .ci/run installs it")
         pytest.skip("PostgreSQL not installed (apt-get install postgresql)")
-    bindir = bindirs[-1]
-    # initdb refuses to run as root: run the server as the `postgres` user, in a directory it can reach
-    # (pytest's own temp root is private to root).
-    holder = Path(tempfile.mkdtemp(prefix="feedbackbot-pg-"))
-    data = holder / "data"
-    data.mkdir()
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(holder, "postgres")
-        shutil.chown(data, "postgres")
-    port = free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w", "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
-        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "feedbackbot_test"], check=True, capture_output=True)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/feedbackbot_test"
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(holder, ignore_errors=True)
+    with temporary_postgres() as url:
+        yield url
 
 
 def make_bot(model_dir, db_url: str, **policy):

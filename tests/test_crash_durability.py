@@ -3,8 +3,6 @@
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -14,27 +12,9 @@ import pytest
 
 from bot.store import Store
 
-from conftest import free_port, wait_for_port
+from servers import free_port, start_bot_server
 
 pytestmark = pytest.mark.slow
-
-
-def start_server(model_dir, db_url, port, log_path):
-    env = dict(os.environ, FEEDBACKBOT_LIMITS_PER_IP_PER_MINUTE="0", FEEDBACKBOT_LIMITS_PER_SESSION_PER_MINUTE="0",
-               PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--model", str(model_dir), "--db", db_url,
-                             "--port", str(port)], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
-    wait_for_port(port, timeout=120)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError("server did not become healthy")
 
 
 def load_until_killed(url, proc, token, workers=8, kill_after_acks=120):
@@ -80,13 +60,13 @@ def test_kill_9_mid_load_loses_no_acknowledged_message(backend, tiny_model_dir, 
         db_url = request.getfixturevalue("postgres_url")
     port = free_port()
     log = tmp_path / "server.log"
-    proc = start_server(tiny_model_dir, db_url, port, log)
+    proc = start_bot_server(str(tiny_model_dir), db_url, port, log)
     token = uuid.uuid4().hex[:8]            # this run's messages, even in a reused database
     acked = load_until_killed(f"http://127.0.0.1:{port}", proc, token)
     assert len(acked) >= 120
     assert proc.returncode == -signal.SIGKILL
 
-    proc = start_server(tiny_model_dir, db_url, port, log)     # starts again, no manual repair
+    proc = start_bot_server(str(tiny_model_dir), db_url, port, log)     # starts again, no manual repair
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/api/v1/messages", json={"text": "after the crash"})
         assert r.status_code == 200
