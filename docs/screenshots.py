@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import LiveServer, free_port  # noqa: E402
-from test_browser import ARGS, CHROMIUM  # noqa: E402
+from test_browser import ARGS, CHROMIUM, HostPage  # noqa: E402
 
 from bot.channels.http import create_app  # noqa: E402
 from bot.config import BotConfig  # noqa: E402
@@ -34,22 +32,8 @@ def main() -> None:
     cfg.server.allowed_origins = [f"http://localhost:{host_port}"]
     bot = Bot.from_config(cfg)
     server = LiveServer(create_app(bot, cfg.server))
-    page_html = (f"<!doctype html><html><body style='font-family:sans-serif;margin:40px'><h1>Example Shop</h1>"
-                 f"<p>Spring sale: 20% off everything.</p><script src='{server.url}/widget.js' defer></script>"
-                 f"</body></html>").encode()
-
-    class Host(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page_html)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", host_port), Host)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = HostPage(server.url, host_port, hostname="localhost",
+                    body="<h1>Example Shop</h1><p>Spring sale: 20% off everything.</p>")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -73,7 +57,7 @@ def main() -> None:
         frame.locator(".msg.bot").first.wait_for()
         page.screenshot(path=str(out / "widget.png"))
         browser.close()
-    httpd.shutdown()
+    host.stop()
     server.stop()
     print(f"wrote {out / 'chat.png'} and {out / 'widget.png'}")
 

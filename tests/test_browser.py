@@ -39,10 +39,10 @@ def browser():
 class HostPage:
     """A customer's website on another origin (another port) that embeds the widget with one script tag."""
 
-    def __init__(self, bot_url: str, port: int, hostname: str = "127.0.0.1"):
-        html = (f"<!doctype html><html><head><title>Shop</title></head><body style='font-family:sans-serif'>"
-                f"<h1>Example Shop</h1><p>Our products…</p>"
-                f"<script src=\"{bot_url}/widget.js\" defer></script></body></html>").encode()
+    def __init__(self, bot_url: str, port: int, hostname: str = "127.0.0.1",
+                 body: str = "<h1>Example Shop</h1><p>Our products…</p>"):
+        html = (f"<!doctype html><html><head><title>Shop</title></head><body style='font-family:sans-serif;margin:40px'>"
+                f"{body}<script src=\"{bot_url}/widget.js\" defer></script></body></html>").encode()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):

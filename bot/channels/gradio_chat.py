@@ -60,7 +60,9 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
                             description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
                             chatbot=gr.Chatbot(height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
                                                render_markdown=False),
-                            api_name="chat", analytics_enabled=False)
+                            api_name="chat", analytics_enabled=False,
+                            # Gradio's default runs one chat turn at a time; the gate already bounds model work
+                            concurrency_limit=gate.slots_total)
     with chat:
         chat.chatbot.like(on_like, None, None)
     return chat
