@@ -67,8 +67,7 @@ class ReplyGate:
     def __init__(self, limits: LimitsConfig, clock=time.monotonic):
         self.per_ip = RateLimiter(limits.per_ip_per_minute, "address", clock)
         self.per_session = RateLimiter(limits.per_session_per_minute, "conversation", clock)
-        self.slots_total = max(1, limits.max_concurrent_replies)
-        self.slots = threading.BoundedSemaphore(self.slots_total)
+        self.slots = threading.BoundedSemaphore(max(1, limits.max_concurrent_replies))
         self.queue_timeout_s = limits.queue_timeout_s
 
     def reply(self, bot, session: str, text: str, channel: str, client: str | None):
