@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import sys
 
 import pexpect
@@ -14,7 +15,7 @@ def spawn_chat(model_dir, db, env_extra=None):
     import os
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
     return pexpect.spawn(sys.executable, ["-m", "bot.cli", "chat", "--model", str(model_dir), "--db", db],
-                         env=env, encoding="utf-8", timeout=60)
+                         env=env, encoding="utf-8", codec_errors="replace", timeout=60)  # the pty echoes raw bytes
 
 
 def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
@@ -113,14 +114,15 @@ def test_chat_session_with_hostile_text(tiny_model_dir, tmp_path):
     db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
     texts = ["{{ 7*7 }}", "<script>alert(1)</script>", "\U0001F621\U0001F621", "\u0627\u0644\u062a\u0648\u0635\u064a\u0644",
              "{% for x in range(3) %}x{% endfor %}"]
-    child = spawn_chat(tiny_model_dir, db)
+    # a terminal line holds at most 4095 bytes (the kernel's canonical-mode buffer): test the limit below that
+    child = spawn_chat(tiny_model_dir, db, {"FEEDBACKBOT_LIMITS_MAX_MESSAGE_CHARS": "1000"})
     for text in texts:
         child.expect("you> ")
         child.sendline(text)
         child.expect(r"bot> ([^\r\n]+)\r\n")
         assert "49" not in child.match.group(1)
     child.expect("you> ")
-    child.sendline("x" * 5001)
+    child.sendline("x" * 1001)
     child.expect("! message is too long")
     child.expect("you> ")
     child.sendline("/quit")
@@ -142,3 +144,23 @@ def test_classify_rejects_invalid_utf8_with_the_line_and_writes_nothing(tiny_mod
     assert main(["classify", str(big), "--model", str(tiny_model_dir), "--out", str(out)]) == 0
     with open(out, encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == 2
+
+
+def test_chat_session_rejects_invalid_utf8_and_carries_on(tiny_model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    child = spawn_chat(tiny_model_dir, db)
+    child.expect("you> ")
+    os.write(child.child_fd, b"caf\xe9 au lait\r")   # latin-1 bytes, not UTF-8, straight into the pty
+    child.expect("not valid UTF-8 text; nothing was stored")
+    child.expect("you> ")
+    child.sendline("caf\u00e9 au lait")
+    child.expect(r"bot> ")
+    child.expect("you> ")
+    child.sendline("/history")
+    child.expect("1. caf\u00e9 au lait")
+    child.expect("you> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert [r["text"] for r in Store(db).iter_messages()] == ["caf\u00e9 au lait"]

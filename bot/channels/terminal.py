@@ -8,18 +8,30 @@ from ..core import Bot, InputError
 from ..store import StoreError
 
 HELP = ("Type your feedback and press Enter. Commands: /good or /bad rate the last reply, "
-        "/correct LABEL records what you meant, /help, /quit.")
+        "/correct LABEL records what you meant, /history lists your messages, /help, /quit.")
+
+
+def read_line(stdin, stdout, prompt: str = "you> ") -> str:
+    """One line from the terminal, decoded strictly as UTF-8 (UnicodeDecodeError if it is not).
+
+    Raw bytes, not input(): GNU readline silently drops bytes that are not valid UTF-8, so what the customer
+    typed could be stored altered. The price is no arrow-key line editing; `/history` lists the session.
+    """
+    stdout.write(prompt)
+    stdout.flush()
+    raw = stdin.buffer.readline() if hasattr(stdin, "buffer") else stdin.readline().encode("utf-8")
+    if not raw:
+        raise EOFError
+    for ending in (b"\n", b"\r"):
+        raw = raw.removesuffix(ending)
+    return raw.decode("utf-8")
 
 
 def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
-    if stdin.isatty():
-        try:
-            import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:
-            pass
     session = bot.new_session()
     last_id = None
+    sent: list[str] = []
 
     def say(text: str) -> None:
         print(text, file=stdout, flush=True)
@@ -27,23 +39,22 @@ def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
     say(f"feedbackbot ({bot.classifier.version}) — {HELP}")
     while True:
         try:
-            if stdin is sys.stdin:
-                line = input("you> ")
-            else:
-                stdout.write("you> ")
-                stdout.flush()
-                line = stdin.readline()
-                if not line:
-                    raise EOFError
-                line = line.rstrip("\n")
+            line = read_line(stdin, stdout)
         except (EOFError, KeyboardInterrupt):
             say("")
             break
+        except UnicodeDecodeError:
+            say("! that line is not valid UTF-8 text; nothing was stored")
+            continue
         command = line.strip().lower()
         if command in ("/quit", "/exit", "/q"):
             break
         if command == "/help":
             say(HELP)
+            continue
+        if command == "/history":
+            for i, text in enumerate(sent, start=1):
+                say(f"  {i}. {text}")
             continue
         if command in ("/good", "/bad") or command.startswith("/correct"):
             if last_id is None:
@@ -65,6 +76,7 @@ def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
             say(f"! {exc}")
             continue
         last_id = reply.message_id
+        sent.append(line)
         say(f"bot> {reply.text}")
         note = f"; recorded message {reply.correction[0]} as {reply.correction[1]}" if reply.correction else ""
         model = f"{reply.prediction.label} {reply.prediction.confidence:.0%}" if reply.prediction else "unavailable"
