@@ -18,6 +18,14 @@ def spawn_chat(model_dir, db, env_extra=None):
                          env=env, encoding="utf-8", codec_errors="replace", timeout=60)  # the pty echoes raw bytes
 
 
+def quit_chat(child) -> None:
+    child.sendline("/quit")
+    child.expect("bye")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
     db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
     child = spawn_chat(tiny_model_dir, db)
@@ -39,11 +47,7 @@ def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
     child.sendline("/correct negative")
     child.expect("correction saved")
     child.expect("you> ")
-    child.sendline("/quit")
-    child.expect("bye")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    quit_chat(child)
     store = Store(db)
     rows = list(store.iter_messages())
     assert len(rows) == 1 and rows[0]["text"] == "the delivery was late again" and rows[0]["channel"] == "cli"
@@ -125,9 +129,7 @@ def test_chat_session_with_hostile_text(tiny_model_dir, tmp_path):
     child.sendline("x" * 1001)
     child.expect("! message is too long")
     child.expect("you> ")
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
-    child.close()
+    quit_chat(child)
     assert [r["text"] for r in Store(db).iter_messages()] == texts
 
 
@@ -159,8 +161,5 @@ def test_chat_session_rejects_invalid_utf8_and_carries_on(tiny_model_dir, tmp_pa
     child.sendline("/history")
     child.expect("1. caf\u00e9 au lait")
     child.expect("you> ")
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    quit_chat(child)
     assert [r["text"] for r in Store(db).iter_messages()] == ["caf\u00e9 au lait"]
