@@ -23,6 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchkit import write_results  # noqa: E402
+
 from bot.classifier import Classifier  # noqa: E402
 from bot.config import PolicyConfig  # noqa: E402
 from bot.model_source import resolve_model_dir  # noqa: E402
@@ -120,21 +122,20 @@ def main() -> None:
     report = {"model": str(model_dir), "model_version": clf.version, "results": results,
               "imdb_note": "3-class tweet model read as binary; the published reference for full fine-tuning of "
                            "DistilBERT-base on IMDb is about 93% accuracy"}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "accuracy.json").write_text(json.dumps(report, indent=2, default=float))
     a = results["airline_tweets_3class"]
     rows = [f"| airline tweets (3-class test, n={a['n']}) | {a['model']['accuracy']:.3f} / F1 {a['model']['macro_f1']:.3f} "
             f"| {a['vader']['accuracy']:.3f} / F1 {a['vader']['macro_f1']:.3f} |"]
     rows += [f"| {name} (binary, n={r['n']}) | {r['model_accuracy']:.3f} | {r['vader_accuracy']:.3f} |"
              for name, r in results.items() if name != "airline_tweets_3class"]
     conf = a["confident"]
-    (args.out / "accuracy.md").write_text(
+    markdown = (
         "# Accuracy: feedbackbot default model vs VADER\n\n`python bench/accuracy.py"
         + (f" --imdb-limit {args.imdb_limit}" if args.imdb_limit else "") + "`\n\n"
         "| test set | model accuracy | VADER accuracy |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Airline test: ECE {a['ece_before']:.3f} before / {a['ece_after']:.3f} after temperature scaling; confident "
         f"replies cover {100 * conf['coverage']:.1f}% of messages at {100 * (conf['precision'] or 0):.1f}% precision.\n")
-    print((args.out / "accuracy.md").read_text())
+    write_results(args.out, "accuracy", report, markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

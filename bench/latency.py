@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchkit import percentile, write_results  # noqa: E402
 
 COLD_START = """
 import time, resource, sys
@@ -37,11 +37,6 @@ bot = Bot.from_config(cfg, log_fn=lambda *_: None)
 bot.reply("cold", "the delivery was late again")
 print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
-
-
-def pct(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def load_messages(n: int, seed: int = 0) -> list[str]:
@@ -114,20 +109,19 @@ def main() -> None:
         throughput[size] = {"feedbackbot": ours, "hf_pipeline": theirs, "ratio": ours / theirs}
 
     def summary(ms):
-        return {"p50": pct(ms, 0.5), "p95": pct(ms, 0.95), "p99": pct(ms, 0.99), "mean": sum(ms) / len(ms)}
+        return {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99),
+                "mean": sum(ms) / len(ms)}
 
     report = {"model": str(model_dir), "messages": len(texts),
               "machine": {"platform": platform.platform(), "torch": torch.__version__,
                           "threads": torch.get_num_threads()},
               "bot_reply_ms": summary(bot_ms), "hf_pipeline_ms": summary(pipe_ms),
-              "p50_speedup": pct(pipe_ms, 0.5) / pct(bot_ms, 0.5),
+              "p50_speedup": percentile(pipe_ms, 0.5) / percentile(bot_ms, 0.5),
               "throughput_msg_per_s": throughput, "cold_start_s": cold_s, "bot_process_peak_rss_mb": rss_mb}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latency.json").write_text(json.dumps(report, indent=2))
     b, p = report["bot_reply_ms"], report["hf_pipeline_ms"]
     rows = "\n".join(f"| {size} | {v['feedbackbot']:.1f} | {v['hf_pipeline']:.1f} | {v['ratio']:.2f}x |"
                      for size, v in throughput.items())
-    (args.out / "latency.md").write_text(
+    markdown = (
         f"# CPU speed: feedbackbot vs transformers.pipeline (same merged model)\n\n`python bench/latency.py "
         f"--messages {len(texts)}` — {torch.get_num_threads()} torch threads\n\n"
         f"| single message, ms | p50 | p95 | p99 |\n|---|---|---|---|\n"
@@ -135,7 +129,8 @@ def main() -> None:
         f"| HF pipeline (classify only) | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} |\n\n"
         f"| batch | feedbackbot msg/s | HF pipeline msg/s | ratio |\n|---|---|---|---|\n{rows}\n\n"
         f"Cold start (process start -> first reply): {cold_s:.1f} s; bot process peak RSS {rss_mb:.0f} MB.\n")
-    print((args.out / "latency.md").read_text())
+    write_results(args.out, "latency", report, markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

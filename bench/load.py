@@ -25,6 +25,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchkit import percentile, write_results  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bot.store import Store  # noqa: E402
@@ -32,11 +34,6 @@ from servers import free_port, start_bot_server, temporary_postgres  # noqa: E40
 
 TEXTS = ["the delivery was late again", "love the new app", "where is my refund?", "great crew, thanks!",
          "my bag never arrived", "can I change my seat?", "worst customer service ever", "ok"]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def api_session(client: httpx.AsyncClient, url: str, token: str, s: int, n: int, out: list) -> None:
@@ -93,7 +90,8 @@ async def run_phase(kind: str, url: str, token: str, sessions: int, messages: in
             "errors": len(results) - len(ok),
             "error_kinds": sorted({str(r["status"]) for r in results if not r["ok"]}),
             "wall_seconds": wall, "throughput_msg_per_s": len(ok) / wall,
-            "latency_ms": {"p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95), "p99": pct(latencies, 0.99),
+            "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
+                           "p99": percentile(latencies, 0.99),
                            "mean": statistics.fmean(latencies) if latencies else None},
             "_results": results}
 
@@ -155,18 +153,17 @@ def main() -> None:
         run = {"backend": backend, "phases": phases, "store_check": check}
         report["runs"].append(run)
         print(json.dumps(run, indent=1), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "load.json").write_text(json.dumps(report, indent=2))
     rows = [f"| {r['backend']} | {p['channel']} | {p['messages_sent']} | {p['acknowledged']} | {p['errors']} | "
             f"{p['throughput_msg_per_s']:.1f} | {p['latency_ms']['p50']:.0f} | {p['latency_ms']['p95']:.0f} | "
             f"{r['store_check']['lost']} | {r['store_check']['duplicated']} |"
             for r in report["runs"] for p in r["phases"]]
-    (args.out / "load.md").write_text(
+    markdown = (
         f"# Load: {args.sessions} concurrent sessions x {args.messages} messages per channel\n\n"
         f"`python bench/load.py --sessions {args.sessions} --messages {args.messages}` (loopback, model "
         f"`{args.model}`, 2-core CPU)\n\n| store | channel | sent | acknowledged | errors | msg/s | p50 ms | p95 ms | "
         "lost | duplicated |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
-    print((args.out / "load.md").read_text())
+    write_results(args.out, "load", report, markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

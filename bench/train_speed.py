@@ -9,7 +9,6 @@ Writes bench/results/train_speed.json and .md. Throughput = training examples pe
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -21,6 +20,8 @@ from accelerate.utils import set_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchkit import write_results  # noqa: E402
 
 from finetune.base import resolve_base  # noqa: E402
 from finetune.config import DataConfig, LoraSettings  # noqa: E402
@@ -93,16 +94,15 @@ def main() -> None:
         "results": results,
         "lora_speedup": results["lora"]["examples_per_second"] / results["full"]["examples_per_second"],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train_speed.json").write_text(json.dumps(report, indent=2))
     rows = "\n".join(f"| {m} | {r['examples_per_second']:.1f} | {r['trainable']:,} | {100 * r['share']:.2f}% |"
                      for m, r in results.items())
-    (args.out / "train_speed.md").write_text(
+    markdown = (
         f"# Training throughput: LoRA vs full fine-tuning\n\n`python bench/train_speed.py` — base `{base.provenance.get('kind')}`, "
         f"batch {args.batch_size}, max length {args.max_length}, {args.steps} timed steps, device "
         f"{results['lora']['device']}, {torch.get_num_threads()} threads.\n\n"
         f"| mode | examples/s | trainable params | share |\n|---|---|---|---|\n{rows}\n\n"
         f"LoRA / full throughput: {report['lora_speedup']:.2f}x\n")
+    write_results(args.out, "train_speed", report, markdown)
     print(f"LoRA / full: {report['lora_speedup']:.2f}x -> {args.out / 'train_speed.json'}")
 
 

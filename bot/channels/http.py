@@ -33,8 +33,12 @@ class CorrectionIn(BaseModel):
     label: str
 
 
-def _static(name: str) -> bytes:
-    return (importlib.resources.files("bot") / "static" / name).read_bytes()
+STATIC = ("widget.html", "widget-app.js", "widget.js")
+
+
+def _static_files() -> dict[str, bytes]:
+    """The widget's files, read once when the app is built (they are package data and never change)."""
+    return {name: (importlib.resources.files("bot") / "static" / name).read_bytes() for name in STATIC}
 
 
 def frame_ancestors(cfg: ServerConfig) -> str:
@@ -43,6 +47,7 @@ def frame_ancestors(cfg: ServerConfig) -> str:
 
 def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI:
     gate = ReplyGate(bot.config.limits)
+    static = _static_files()
     app = FastAPI(title="feedbackbot", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.add_middleware(CORSMiddleware, allow_origins=list(cfg.allowed_origins), allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"], allow_credentials=False)
@@ -105,16 +110,16 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
 
     @app.get("/widget", include_in_schema=False)
     async def widget_page():
-        return Response(_static("widget.html"), media_type="text/html; charset=utf-8")
+        return Response(static["widget.html"], media_type="text/html; charset=utf-8")
 
     @app.get("/widget-app.js", include_in_schema=False)
     async def widget_app():
-        return Response(_static("widget-app.js"), media_type="application/javascript; charset=utf-8")
+        return Response(static["widget-app.js"], media_type="application/javascript; charset=utf-8")
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_loader():
         # Any page may load the loader script; whether the panel may be framed is CSP frame-ancestors' call.
-        return Response(_static("widget.js"), media_type="application/javascript; charset=utf-8",
+        return Response(static["widget.js"], media_type="application/javascript; charset=utf-8",
                         headers={"Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "max-age=300"})
 
     if with_gradio:
