@@ -157,12 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     from finetune.data import DataError
     from finetune.merge import MergeVerificationError
     from finetune.model_dir import ModelDirError
+    from finetune.sweep import SweepError
     from finetune.train import ResumeError
 
     from .render import TemplateSetError
     from .store import StoreError
 
-    known = (ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError,
+    known = (ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
              TemplateSetError, StoreError, ValueError, FileNotFoundError)
     try:
         return args.handler(args)

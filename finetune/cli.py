@@ -39,6 +39,7 @@ DATA_FLAGS = {
 TRAIN_FLAGS = {
     "--base": ("base", str, "'default' (embedded), a local model dir, or a hub id such as distilbert-base-uncased"),
     "--out": ("out", str, "output directory"),
+    "--extra-train": ("data.extra_train", _csv_list, "comma list of labelled files added to the training split only"),
     "--val-fraction": ("data.val_fraction", float, "validation share (default 0.1)"),
     "--test-fraction": ("data.test_fraction", float, "test share (default 0.1)"),
     "--seed": ("data.seed", int, "data split seed (default 42)"),
@@ -84,6 +85,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ft.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint")
     ft.set_defaults(handler=cmd_finetune)
 
+    sw = sub.add_parser("sweep", help="grid of finetune runs; the best chosen on validation")
+    sw.add_argument("--config", type=Path, required=True, help="TOML file with [finetune] and [sweep] tables")
+    sw.add_argument("--out", help="sweep directory (default: [sweep] out)")
+    sw.add_argument("--jobs", type=int, help="trials run at once (default: [sweep] jobs)")
+    sw.set_defaults(handler=cmd_sweep)
+
     ev = sub.add_parser("evaluate", help="metrics of a saved model directory on a labelled file")
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--report", type=Path, help="write evaluation.json and confusion_matrix.png here")
@@ -119,6 +126,21 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     print(json.dumps({"accuracy": final["accuracy"], "macro_f1": final["macro_f1"],
                       "temperature": meta["temperature"], "model": str(Path(cfg.out) / "model")}))
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load, run_sweep
+
+    base, sweep = load(args.config)
+    if args.out:
+        sweep.out = args.out
+    if args.jobs:
+        sweep.jobs = args.jobs
+    if not base.data.path:
+        raise typed_config.ConfigError("no training data: set [finetune.data] path in the sweep config")
+    summary = run_sweep(base, sweep)
+    print(json.dumps({k: summary[k] for k in ("best", "best_overrides", "best_out", "failed")}))
+    return 1 if summary["failed"] else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

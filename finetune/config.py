@@ -16,6 +16,11 @@ class DataConfig:
     hub_split: str = "train"            # split to read when `path` is a hub dataset
     balance: bool = False               # down-sample every class to the smallest one
     limit: int | None = None            # keep a seeded random sample of this many rows (quick runs)
+    # More labelled files that go into the TRAINING split only (same columns / label map; their labels must be
+    # in the label set, a binary set fits a 3-class one). Validation and test stay drawn from `path` alone, so
+    # the model is chosen and measured on the data the bot serves; extra texts that also occur in validation
+    # or test are dropped (no leak).
+    extra_train: list[str] = field(default_factory=list)
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     max_length: int = 128

@@ -7,6 +7,7 @@ produces a :class:`DataError` that names the file and the 1-based data row (head
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-from datasets import ClassLabel, Dataset, DatasetDict
+from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets
 
 from .config import DataConfig
 
@@ -263,11 +264,45 @@ def split(ds: Dataset, val_fraction: float, test_fraction: float, seed: int) -> 
     return DatasetDict({k: out[k] for k in ("train", "validation", "test") if k in out})
 
 
+def add_extra_training(splits: DatasetDict, cfg: DataConfig, labels: list[str]) -> tuple[DatasetDict, list[dict], str]:
+    """Append ``cfg.extra_train`` files to the training split; drop texts already in any split (no leak)."""
+    seen = {_dedupe_key(t) for part in splits.values() for t in part["text"]}
+    train_parts, report = [splits["train"]], []
+    digest = hashlib.sha256()
+    for path in cfg.extra_train:
+        extra_cfg = dataclasses.replace(cfg, path=path, labels=list(labels), limit=None, balance=False,
+                                        extra_train=[])
+        extra, _, extra_stats = load_labelled(extra_cfg)
+
+        def unseen(batch):
+            keep = []
+            for t in batch["text"]:
+                key = _dedupe_key(t)
+                keep.append(key not in seen)
+                seen.add(key)
+            return keep
+
+        kept = extra.filter(unseen, batched=True)
+        report.append({"path": path, "rows_read": extra_stats["rows_read"], "added": len(kept),
+                       "dropped_overlap": len(extra) - len(kept),
+                       "class_counts": dict(Counter(labels[i] for i in kept["label"]))})
+        for text, label in zip(kept["text"], kept["label"]):
+            digest.update(f"{label}\t{text}\n".encode())
+        train_parts.append(kept)
+    out = DatasetDict(dict(splits))
+    out["train"] = concatenate_datasets(train_parts).shuffle(seed=cfg.seed)
+    return out, report, digest.hexdigest()
+
+
 def prepare(cfg: DataConfig) -> PreparedData:
     ds, labels, stats = load_labelled(cfg)
     splits = split(ds, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    digest = fingerprint(cfg, ds)
+    if cfg.extra_train:
+        splits, stats["extra_train"], extra_digest = add_extra_training(splits, cfg, labels)
+        digest = hashlib.sha256(f"{digest}+{extra_digest}".encode()).hexdigest()
     stats["split_sizes"] = {k: len(v) for k, v in splits.items()}
-    return PreparedData(splits=splits, labels=labels, fingerprint=fingerprint(cfg, ds), stats=stats)
+    return PreparedData(splits=splits, labels=labels, fingerprint=digest, stats=stats)
 
 
 def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int):

@@ -7,6 +7,14 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _extra(data: dict) -> str:
+    extra = data["stats"].get("extra_train") or []
+    if not extra:
+        return ""
+    items = "; ".join(f"`{e['path']}` +{e['added']:,} ({e['dropped_overlap']:,} dropped as overlap)" for e in extra)
+    return f"\n- added to the training split only (validation and test come from the data above): {items}"
+
+
 def render_card(meta: dict) -> str:
     m = meta["metrics"]
     test = m.get("test") or m["validation"]
@@ -44,7 +52,7 @@ temperature and confidence thresholds the bot uses.
 {base_text}
 
 ## Training
-- data: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}`), split sizes {data['stats'].get('split_sizes')}
+- data: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}`), split sizes {data['stats'].get('split_sizes')}{_extra(data)}
 - LoRA: rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']}, targets `{lora['target_modules']}`;
   head trained in full; trainable parameters {meta['training']['parameters']['trainable']:,} of
   {meta['training']['parameters']['total']:,} ({_pct(meta['training']['parameters']['share'])})

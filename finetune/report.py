@@ -68,3 +68,25 @@ def plot_reliability(before: dict, after: dict, ece_before: float, ece_after: fl
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_sweep(rows: list[dict], best: str, metric: str, path: Path) -> Path:
+    """Validation score per sweep trial (failed trials shown empty), the winner highlighted."""
+    names = [r["name"] for r in rows]
+    scores = [r.get("score", 0.0) for r in rows]
+    labels = [f"{r['name']}  " + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["overrides"].items())
+              for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.5))
+    colors = ["tab:orange" if n == best else "tab:blue" for n in names]
+    ax.barh(range(len(rows)), scores, color=colors)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    done = [s for r, s in zip(rows, scores) if r["status"] == "done"]
+    low = min(done)
+    ax.set_xlim(max(0.0, low - (max(done) - low) - 0.02), min(1.0, max(done) + 0.01))
+    ax.set_xlabel(f"validation {metric}")
+    ax.set_title(f"Sweep: {best} wins on validation {metric}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -160,3 +160,30 @@ def test_hostile_texts_load_unchanged(tmp_path):
     rows = [{"text": t, "label": lab} for t, lab in zip(texts, ["negative", "positive"] * 3)]
     ds, _, _ = load_labelled(DataConfig(path=str(write_csv(tmp_path / "h.csv", rows))))
     assert ds["text"] == [t.strip() for t in texts]
+
+
+def test_extra_training_files_join_train_only_and_never_leak_into_held_out_splits(tmp_path):
+    base_cfg = DataConfig(path=str(SAMPLE), seed=5)
+    plain = prepare(base_cfg)
+    held_out = list(plain.splits["validation"]["text"][:3]) + list(plain.splits["test"]["text"][:2])
+    new = [{"text": f"brand new complaint number {i}", "label": "negative"} for i in range(4)]
+    extra = write_csv(tmp_path / "extra.csv", [{"text": t.upper(), "label": "positive"} for t in held_out] + new
+                      + [{"text": "only polarity here", "label": "pos"}])
+    with_extra = prepare(DataConfig(path=str(SAMPLE), seed=5, extra_train=[str(extra)]))
+
+    for name in ("validation", "test"):  # held-out splits are exactly those of the plain run
+        assert with_extra.splits[name]["text"] == plain.splits[name]["text"]
+    train = Counter(with_extra.splits["train"]["text"])
+    assert sum(train.values()) == len(plain.splits["train"]) + 5
+    assert all(train[row["text"]] == 1 for row in new) and train["only polarity here"] == 1
+    assert not any(t.upper() in train for t in held_out)          # overlap (case/space-insensitive) dropped
+    report = with_extra.stats["extra_train"][0]
+    assert (report["added"], report["dropped_overlap"], report["rows_read"]) == (5, 5, 10)
+    assert report["class_counts"] == {"negative": 4, "positive": 1}
+    assert with_extra.fingerprint != plain.fingerprint
+
+
+def test_extra_training_file_with_a_label_outside_the_set_is_a_clear_error(tmp_path):
+    extra = write_csv(tmp_path / "extra.csv", [{"text": "meh", "label": "angry"}])
+    with pytest.raises(DataError, match=r"extra\.csv: row 1 has label 'angry'"):
+        prepare(DataConfig(path=str(SAMPLE), extra_train=[str(extra)]))
