@@ -1,19 +1,22 @@
-"""CPU speed of the bot vs the plain Hugging Face pipeline on the same merged model, in one run.
+"""CPU speed of the bot on each inference backend vs the plain Hugging Face pipeline on the same merged model, in one run.
 
     feedbackbot data prepare          # once: realistic customer messages (airline tweets)
-    python bench/latency.py [--model default] [--messages 500]
+    python bench/latency.py [--model default] [--messages 500] [--backends torch,onnx,onnx-int8]
 
-Measures (writes bench/results/latency.json and latency.md):
-- single-message latency p50/p95/p99 of Bot.reply() (classify + policy + render + SQLite store) and of
+Measures (writes bench/results/latency.json and latency.md), for every backend:
+- single-message latency p50/p95/p99 of Bot.reply() (classify + policy + render + SQLite store), next to
   `transformers.pipeline("text-classification")` on the same texts (classification only);
-- batch throughput (messages/s) at batch 1, 8, 32, 128 for our Classifier and for the pipeline;
-- cold start (process start -> first reply) and peak RSS of a process that only runs the bot.
+- batch throughput (messages/s) at batch 1, 8, 32, 128 of Classifier.predict, next to the pipeline;
+- cold start (process start -> first reply) and peak RSS of a process that only runs the bot (ONNX files cached);
+- accuracy guard: agreement with the torch backend and accuracy on the airline test split the model was
+  trained with (targets: >= 99% agreement, <= 0.5 point accuracy drop).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import random
 import subprocess
@@ -21,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,7 +37,7 @@ import time, resource, sys
 t0 = float(sys.argv[1])
 from bot.config import BotConfig
 from bot.core import Bot
-cfg = BotConfig(); cfg.model.path = sys.argv[2]; cfg.db.url = sys.argv[3]
+cfg = BotConfig(); cfg.model.path = sys.argv[2]; cfg.db.url = sys.argv[3]; cfg.model.backend = sys.argv[4]
 bot = Bot.from_config(cfg, log_fn=lambda *_: None)
 bot.reply("cold", "the delivery was late again")
 print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -51,84 +56,138 @@ def load_messages(n: int, seed: int = 0) -> list[str]:
     return texts[:n]
 
 
+def guard(clf, reference: np.ndarray | None, texts: list[str], truth: list[str]) -> tuple[dict, np.ndarray]:
+    pred = clf.logits(texts).argmax(1)
+    y = np.array([clf.labels.index(t) for t in truth])
+    out = {"n": len(texts), "accuracy": float((pred == y).mean())}
+    if reference is not None:
+        out["agreement_with_torch"] = float((pred == reference).mean())
+    return out, pred
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--batch-sizes", default="1,8,32,128")
+    ap.add_argument("--backends", default="torch,onnx,onnx-int8")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
 
     import torch
     from transformers import pipeline
 
+    from accuracy import split_of
     from bot.classifier import Classifier
     from bot.config import BotConfig
     from bot.core import Bot
     from bot.model_source import resolve_model_dir
+    from finetune.paths import cache_root
 
     model_dir = resolve_model_dir(args.model, log=lambda *_: None)
     texts = load_messages(args.messages)
     workdir = Path(tempfile.mkdtemp(prefix="feedbackbot-latency-"))
-
-    # cold start and peak RSS in a fresh process that only runs the bot
-    t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", COLD_START, str(t0), str(model_dir), f"sqlite:///{workdir / 'cold.db'}"],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
-    cold_s, rss_mb = map(float, out.stdout.strip().splitlines()[-1].split())
-
+    backends = args.backends.split(",")
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
     cfg = BotConfig()
     cfg.model.path = str(model_dir)
-    cfg.db.url = f"sqlite:///{workdir / 'bench.db'}"
-    bot = Bot.from_config(cfg, log_fn=lambda *_: None)
+    threads = cfg.model.threads or __import__("bot.onnx_export", fromlist=["x"]).default_threads()
+    torch.set_num_threads(threads)
     pipe = pipeline("text-classification", model=str(model_dir), device=-1)
-    for t in texts[:20]:                                   # warm both
-        bot.reply("warm", t)
+    for t in texts[:20]:
         pipe(t)
 
-    bot_ms, pipe_ms = [], []
-    for i, text in enumerate(texts):
-        started = time.perf_counter()
-        bot.reply(f"s{i // 5}", text)
-        bot_ms.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        pipe(text)
-        pipe_ms.append((time.perf_counter() - started) * 1000)
-
-    clf = Classifier(model_dir, max_length=cfg.model.max_length, threads=cfg.model.threads)
-    throughput = {}
-    for size in [int(b) for b in args.batch_sizes.split(",")]:
-        clf.batch_size = size
-        started = time.perf_counter()
-        for i in range(0, len(texts), size):
-            clf.predict(texts[i:i + size])
-        ours = len(texts) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        pipe(texts, batch_size=size)
-        theirs = len(texts) / (time.perf_counter() - started)
-        throughput[size] = {"feedbackbot": ours, "hf_pipeline": theirs, "ratio": ours / theirs}
+    def pipeline_latency() -> list[float]:
+        ms = []
+        for text in texts:
+            started = time.perf_counter()
+            pipe(text)
+            ms.append((time.perf_counter() - started) * 1000)
+        return ms
 
     def summary(ms):
         return {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99),
                 "mean": sum(ms) / len(ms)}
 
+    meta_cfg = Classifier(model_dir, backend="torch").meta.get("data", {}).get("config") or {}
+    test_texts, test_truth = split_of(cache_root() / "datasets" / "airline_tweets.csv", meta_cfg.get("seed", 42),
+                                      meta_cfg.get("val_fraction", 0.1), meta_cfg.get("test_fraction", 0.1))
+    pipe_ms = pipeline_latency()
+    pipe_throughput = {}
+    for size in sizes:
+        started = time.perf_counter()
+        pipe(texts, batch_size=size)
+        pipe_throughput[size] = len(texts) / (time.perf_counter() - started)
+
+    results, reference = {}, None
+    for backend in backends:
+        cfg.model.backend = backend
+        cfg.db.url = f"sqlite:///{workdir / f'bench-{backend}.db'}"
+        bot = Bot.from_config(cfg, log_fn=lambda *_: None)          # builds + caches the ONNX file if needed
+        t0 = time.time()   # cold start in a fresh process that only runs the bot (ONNX already cached)
+        out = subprocess.run([sys.executable, "-c", COLD_START, str(t0), str(model_dir),
+                              f"sqlite:///{workdir / f'cold-{backend}.db'}", backend],
+                             capture_output=True, text=True, cwd=ROOT, check=True)
+        cold_s, rss_mb = map(float, out.stdout.strip().splitlines()[-1].split())
+        for t in texts[:20]:
+            bot.reply("warm", t)
+        bot_ms = []
+        for i, text in enumerate(texts):
+            started = time.perf_counter()
+            bot.reply(f"s{i // 5}", text)
+            bot_ms.append((time.perf_counter() - started) * 1000)
+        clf = bot.classifier
+        throughput = {}
+        for size in sizes:
+            clf.batch_size = size
+            started = time.perf_counter()
+            for i in range(0, len(texts), size):
+                clf.predict(texts[i:i + size])
+            ours = len(texts) / (time.perf_counter() - started)
+            throughput[size] = {"feedbackbot": ours, "hf_pipeline": pipe_throughput[size],
+                                "ratio": ours / pipe_throughput[size]}
+        clf.batch_size = 64
+        accuracy, pred = guard(clf, reference, test_texts, test_truth)
+        if backend == "torch":
+            reference = pred
+        results[backend] = {"bot_reply_ms": summary(bot_ms), "p50_speedup_vs_pipeline": percentile(pipe_ms, 0.5) /
+                            percentile(bot_ms, 0.5), "throughput_msg_per_s": throughput, "cold_start_s": cold_s,
+                            "bot_process_peak_rss_mb": rss_mb, "airline_test": accuracy}
+        print(backend, results[backend], flush=True)
+    for name, r in results.items():
+        if "torch" in results and "agreement_with_torch" in r["airline_test"]:
+            r["airline_test"]["accuracy_drop_points"] = 100 * (results["torch"]["airline_test"]["accuracy"] -
+                                                               r["airline_test"]["accuracy"])
+
     report = {"model": str(model_dir), "messages": len(texts),
-              "machine": {"platform": platform.platform(), "torch": torch.__version__,
-                          "threads": torch.get_num_threads()},
-              "bot_reply_ms": summary(bot_ms), "hf_pipeline_ms": summary(pipe_ms),
-              "p50_speedup": percentile(pipe_ms, 0.5) / percentile(bot_ms, 0.5),
-              "throughput_msg_per_s": throughput, "cold_start_s": cold_s, "bot_process_peak_rss_mb": rss_mb}
-    b, p = report["bot_reply_ms"], report["hf_pipeline_ms"]
-    rows = "\n".join(f"| {size} | {v['feedbackbot']:.1f} | {v['hf_pipeline']:.1f} | {v['ratio']:.2f}x |"
-                     for size, v in throughput.items())
+              "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0)),
+                          "torch": torch.__version__, "threads": threads},
+              "hf_pipeline_ms": summary(pipe_ms), "hf_pipeline_throughput_msg_per_s": pipe_throughput,
+              "backends": results}
+    p = report["hf_pipeline_ms"]
+    lat_rows = "\n".join(
+        f"| Bot.reply() on `{name}` (classify + policy + render + store) | {r['bot_reply_ms']['p50']:.1f} | "
+        f"{r['bot_reply_ms']['p95']:.1f} | {r['bot_reply_ms']['p99']:.1f} | {r['p50_speedup_vs_pipeline']:.2f}x |"
+        for name, r in results.items())
+    thr_head = " | ".join(f"batch {s}" for s in sizes)
+    thr_rows = "\n".join(f"| `{name}` | " + " | ".join(f"{r['throughput_msg_per_s'][s]['feedbackbot']:.0f} "
+                                                     f"({r['throughput_msg_per_s'][s]['ratio']:.2f}x)" for s in sizes)
+                         + " |" for name, r in results.items())
+    other_rows = "\n".join(
+        f"| `{name}` | {r['cold_start_s']:.1f} | {r['bot_process_peak_rss_mb']:.0f} | "
+        f"{100 * r['airline_test']['accuracy']:.2f}% | "
+        + (f"{100 * r['airline_test']['agreement_with_torch']:.2f}% | {r['airline_test']['accuracy_drop_points']:+.2f}"
+           if "agreement_with_torch" in r["airline_test"] else "reference | ") + " |"
+        for name, r in results.items())
     markdown = (
-        f"# CPU speed: feedbackbot vs transformers.pipeline (same merged model)\n\n`python bench/latency.py "
-        f"--messages {len(texts)}` — {torch.get_num_threads()} torch threads\n\n"
-        f"| single message, ms | p50 | p95 | p99 |\n|---|---|---|---|\n"
-        f"| Bot.reply() (classify + policy + render + store) | {b['p50']:.1f} | {b['p95']:.1f} | {b['p99']:.1f} |\n"
-        f"| HF pipeline (classify only) | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} |\n\n"
-        f"| batch | feedbackbot msg/s | HF pipeline msg/s | ratio |\n|---|---|---|---|\n{rows}\n\n"
-        f"Cold start (process start -> first reply): {cold_s:.1f} s; bot process peak RSS {rss_mb:.0f} MB.\n")
+        f"# CPU speed: feedbackbot backends vs transformers.pipeline (same merged model)\n\n`python bench/latency.py "
+        f"--messages {len(texts)}` — {report['machine']['cpus']} CPUs, {threads} inference threads\n\n"
+        f"| single message, ms | p50 | p95 | p99 | p50 speed-up vs pipeline |\n|---|---|---|---|---|\n{lat_rows}\n"
+        f"| HF pipeline (classify only) | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} | 1.00x |\n\n"
+        f"| messages/s (ratio to pipeline) | {thr_head} |\n|---|{'---|' * len(sizes)}\n{thr_rows}\n"
+        f"| HF pipeline | " + " | ".join(f"{pipe_throughput[s]:.0f}" for s in sizes) + " |\n\n"
+        f"| backend | cold start s | peak RSS MB | airline test accuracy (n={len(test_texts)}) | agreement with torch | "
+        f"accuracy drop, points |\n|---|---|---|---|---|---|\n{other_rows}\n")
     write_results(args.out, "latency", report, markdown)
     print(markdown)
 

@@ -1,29 +1,33 @@
-"""The sentiment classifier: a merged model directory -> calibrated predictions, batched."""
+"""The sentiment classifier: a merged model directory -> calibrated predictions, batched, on a chosen backend."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from finetune.calibrate import softmax
-from finetune.model_dir import load_model_dir
+from finetune.model_dir import check_model_dir, load_tokenizer, read_meta
 
+from .backends import open_backend
+from .onnx_export import default_threads, encode
 from .policy import Prediction
 
 WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my order?"]
 
 
 class Classifier:
-    def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 32, threads: int | None = None):
-        torch.set_num_threads(threads or max(1, min(4, os.cpu_count() or 1)))
+    def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 32, threads: int | None = None,
+                 backend: str = "torch", min_agreement: float = 0.97, log=print):
         self.model_dir = Path(model_dir)
-        self.model, self.tokenizer, self.meta = load_model_dir(self.model_dir)
-        config = self.model.config
-        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        check_model_dir(self.model_dir)
+        self.meta = read_meta(self.model_dir)
+        self.tokenizer = load_tokenizer(str(self.model_dir))
+        self.threads = threads or default_threads()
+        self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, log)
+        config = _label_config(self.model_dir)
+        self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         if self.meta.get("labels") and self.meta["labels"] != self.labels:
             raise ValueError(f"{self.model_dir}: feedbackbot.json labels {self.meta['labels']} differ from "
                              f"config.json id2label {self.labels}")
@@ -35,21 +39,33 @@ class Classifier:
         self.batch_size = batch_size
         self.version = self.meta.get("version") or f"{self.model_dir.name}:{self.meta.get('data', {}).get('fingerprint', 'unknown')[:12]}"
 
+    @classmethod
+    def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> "Classifier":
+        """From the ``[model]`` settings (bot.config.ModelConfig)."""
+        return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
+                   model.min_agreement, log)
+
     def warm_up(self) -> float:
         started = time.perf_counter()
         self.predict(WARMUP_TEXTS)
         return time.perf_counter() - started
 
-    @torch.inference_mode()
     def logits(self, texts: list[str]) -> np.ndarray:
         out = []
         for i in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[i:i + self.batch_size], truncation=True, max_length=self.max_length,
-                                 padding=True, return_tensors="pt")
-            out.append(self.model(**enc).logits.float().numpy())
+            out.append(self.backend(encode(self.tokenizer, texts[i:i + self.batch_size], self.max_length)))
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)))
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = softmax(self.logits(texts), self.temperature)
         return [Prediction(label=self.labels[int(row.argmax())],
                            probabilities={name: float(p) for name, p in zip(self.labels, row)}) for row in probs]
+
+
+def _label_config(model_dir: Path) -> dict:
+    import json
+
+    config = json.loads((model_dir / "config.json").read_text())
+    if "id2label" not in config:
+        raise ValueError(f"{model_dir}/config.json has no id2label: not a sequence classification model")
+    return config

@@ -62,8 +62,7 @@ def cmd_classify(args) -> int:
     from .model_source import resolve_model_dir
 
     cfg = _bot_config(args)
-    classifier = Classifier(resolve_model_dir(cfg.model.path, _log), cfg.model.max_length, args.batch_size or
-                            cfg.model.batch_size, cfg.model.threads)
+    classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), cfg.model, _log, args.batch_size)
     out = args.out or args.file.with_name(args.file.stem + ".classified" + (args.file.suffix if args.file.suffix
                                                                            in (".csv", ".jsonl") else ".csv"))
     n = classify_file(classifier, args.file, out, args.text_column, args.encoding)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
 from finetune import typed_config
@@ -21,7 +22,14 @@ class ModelConfig:
     path: str = "default"
     max_length: int = 128
     batch_size: int = 32
-    threads: int | None = None          # torch threads; default min(4, CPU count)
+    threads: int | None = None          # inference threads; default min(4, CPUs this process may use)
+    # Inference backend: "torch" (the reference), "onnx" (ONNX Runtime, float32) or "onnx-int8" (ONNX Runtime
+    # with dynamic int8 weights: the fastest on a small CPU; accuracy guarded, see README "Speed").
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # onnx-int8 refuses to start when its predictions agree with the float model on fewer probe messages.
+    min_agreement: float = 0.97
+    # Micro-batching: concurrent replies share one forward pass; a lone request is never delayed. 0 = off.
+    batch_window_ms: float = 0.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .classifier import Classifier
 from .config import BotConfig
+from .micro_batch import MicroBatcher
 from .policy import Prediction, decide_turn
 from .render import Renderer
 from .store import ConversationState, Store, TurnRecord, new_ticket_id
@@ -64,6 +65,8 @@ def clean_text(text, max_chars: int) -> str:
 class Bot:
     def __init__(self, classifier: Classifier, renderer: Renderer, store: Store, config: BotConfig):
         self.classifier, self.renderer, self.store, self.config = classifier, renderer, store, config
+        window = config.model.batch_window_ms
+        self.batcher = MicroBatcher(classifier.predict, window, max(1, config.model.batch_size)) if window > 0 else None
         self.renderer.check(classifier.labels)  # refuse to start on a broken or incomplete template set
 
     @classmethod
@@ -71,7 +74,7 @@ class Bot:
         from .model_source import resolve_model_dir
 
         model_dir = resolve_model_dir(config.model.path, log_fn)
-        classifier = Classifier(model_dir, config.model.max_length, config.model.batch_size, config.model.threads)
+        classifier = Classifier.from_config(model_dir, config.model, log_fn)
         if not classifier.calibrated:
             log_fn(f"WARNING: {model_dir} has no feedbackbot.json: probabilities are NOT calibrated and the "
                    "policy uses default thresholds")
@@ -121,7 +124,7 @@ class Bot:
                 "ask_review": bool(decision and decision.ask_review), "handoff": bool(decision and decision.handoff)}
 
     def _respond(self, session: str, text: str, state: ConversationState):
-        prediction = self.classifier.predict([text])[0]
+        prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
         decision = decide_turn(text, prediction, state.pending, state.last_message_id, state.last_label,
                                self.classifier.labels, self.config.policy, self.classifier.thresholds)
         ticket = new_ticket_id() if decision.handoff else None

@@ -15,6 +15,7 @@ from pathlib import Path
 from peft import PeftModel
 
 from finetune.base import resolve_base
+from finetune.model_card import render_card
 from finetune.merge import merge_and_verify
 from finetune.model_dir import (META_FILE, ModelDirError, check_model_dir, load_for_classification, load_tokenizer,
                                 read_meta, save_model_dir, write_json)
@@ -97,10 +98,10 @@ def ship_adapter(run_dir: Path, dest: Path | None = None) -> Path:
     config["base_model_name_or_path"] = "feedbackbot:embedded (all-MiniLM-L6-v2 in DistilBERT form)"
     (dest / "adapter_config.json").write_text(json.dumps(config, indent=2))
     meta["base"] = {k: v for k, v in meta["base"].items() if k not in ("source", "converted_from")}
+    for machine_specific in ("sweep_config", "sweep_seconds"):  # a sweep trial records its local paths
+        meta.pop(machine_specific, None)
     write_json(dest / META_FILE, meta)
-    card = Path(run_dir) / "model" / "README.md"
-    if card.is_file():
-        shutil.copyfile(card, dest / "README.md")
+    (dest / "README.md").write_text(render_card(meta), encoding="utf-8")  # the card, from the shipped metadata
     return dest
 
 

@@ -58,7 +58,8 @@ temperature and confidence thresholds the bot uses.
   {meta['training']['parameters']['total']:,} ({_pct(meta['training']['parameters']['share'])})
 - epochs run {meta['training']['epochs_run']} (best {meta['training']['best_epoch']}), learning rate
   {meta['training']['settings']['learning_rate']}, batch {meta['training']['settings']['batch_size']},
-  max length {data['max_length']}, seed {meta['training']['settings']['seed']}
+  max length {data['max_length']}, seed {meta['training']['settings']['seed']}; trained on
+  {meta['training'].get('device', '?')} ({meta['training'].get('mixed_precision', '?')} mixed precision)
 
 ## Results ({split} set, n = {test['n']})
 accuracy {_pct(test['accuracy'])}, macro-F1 {test['macro_f1']:.3f}

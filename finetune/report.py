@@ -70,20 +70,30 @@ def plot_reliability(before: dict, after: dict, ece_before: float, ece_after: fl
     return path
 
 
+def _short(value) -> str:
+    """Compact grid value for a plot label: file lists by name, tables as k=v."""
+    if isinstance(value, list):
+        return "+".join(Path(str(v)).stem for v in value) or "none"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
 def plot_sweep(rows: list[dict], best: str, metric: str, path: Path) -> Path:
-    """Validation score per sweep trial (failed trials shown empty), the winner highlighted."""
-    names = [r["name"] for r in rows]
+    """Validation score per sweep trial (failed trials shown empty, values written on the bars), winner highlighted."""
     scores = [r.get("score", 0.0) for r in rows]
-    labels = [f"{r['name']}  " + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["overrides"].items())
+    labels = [f"{r['name']}  " + "  ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in r["overrides"].items())
               for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.5))
-    colors = ["tab:orange" if n == best else "tab:blue" for n in names]
+    fig, ax = plt.subplots(figsize=(10, 0.38 * len(rows) + 1.5))
+    colors = ["tab:orange" if r["name"] == best else "tab:blue" for r in rows]
     ax.barh(range(len(rows)), scores, color=colors)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     done = [s for r, s in zip(rows, scores) if r["status"] == "done"]
-    low = min(done)
-    ax.set_xlim(max(0.0, low - (max(done) - low) - 0.02), min(1.0, max(done) + 0.01))
+    low, high = min(done), max(done)
+    ax.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.02))
+    for i, (r, s) in enumerate(zip(rows, scores)):
+        ax.text(s, i, f" {s:.4f}" if r["status"] == "done" else " failed", va="center", fontsize=8)
     ax.set_xlabel(f"validation {metric}")
     ax.set_title(f"Sweep: {best} wins on validation {metric}")
     fig.tight_layout()
