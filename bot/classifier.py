@@ -11,7 +11,7 @@ from finetune.calibrate import softmax
 from finetune.model_dir import check_model_dir, load_tokenizer, read_meta
 
 from .backends import open_backend
-from .onnx_export import default_threads, encode
+from .onnx_export import default_threads
 from .policy import Prediction
 
 WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my order?"]
@@ -19,7 +19,7 @@ WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my 
 
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 32, threads: int | None = None,
-                 backend: str = "torch", min_agreement: float = 0.97, log=print):
+                 backend: str = "torch", min_agreement: float = 0.95, log=print):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
@@ -40,7 +40,7 @@ class Classifier:
         self.version = self.meta.get("version") or f"{self.model_dir.name}:{self.meta.get('data', {}).get('fingerprint', 'unknown')[:12]}"
 
     @classmethod
-    def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> "Classifier":
+    def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
                    model.min_agreement, log)
@@ -51,10 +51,24 @@ class Classifier:
         return time.perf_counter() - started
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), self.batch_size):
-            out.append(self.backend(encode(self.tokenizer, texts[i:i + self.batch_size], self.max_length)))
-        return np.concatenate(out) if out else np.zeros((0, len(self.labels)))
+        """Logits in input order. Texts are tokenised once, sorted by length and run in chunks of ``batch_size``,
+        so a chunk is padded to similar lengths instead of to the longest message of a random mix."""
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(texts), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            input_ids = np.full((len(chunk), width), pad, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                input_ids[row, :len(ids[i])] = ids[i]
+                mask[row, :len(ids[i])] = 1
+            out[chunk] = self.backend({"input_ids": input_ids, "attention_mask": mask})
+        return out
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = softmax(self.logits(texts), self.temperature)

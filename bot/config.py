@@ -25,9 +25,9 @@ class ModelConfig:
     threads: int | None = None          # inference threads; default min(4, CPUs this process may use)
     # Inference backend: "torch" (the reference), "onnx" (ONNX Runtime, float32) or "onnx-int8" (ONNX Runtime
     # with dynamic int8 weights: the fastest on a small CPU; accuracy guarded, see README "Speed").
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     # onnx-int8 refuses to start when its predictions agree with the float model on fewer probe messages.
-    min_agreement: float = 0.97
+    min_agreement: float = 0.95
     # Micro-batching: concurrent replies share one forward pass; a lone request is never delayed. 0 = off.
     batch_window_ms: float = 0.0
 

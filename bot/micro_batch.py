@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Callable
+from collections.abc import Callable
 
 from .policy import Prediction
 

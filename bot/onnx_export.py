@@ -118,7 +118,7 @@ def agreement(fp32: Path, int8: Path, tokenizer, max_length: int) -> float:
     return float((a == b).mean())
 
 
-def build(model_dir: Path, quantized: bool, min_agreement: float = 0.97, max_length: int = 128, log=print) -> Path:
+def build(model_dir: Path, quantized: bool, min_agreement: float = 0.95, max_length: int = 128, log=print) -> Path:
     """The cached ONNX file for ``model_dir`` (float or int8), building and checking it on first use."""
     from finetune.model_dir import load_tokenizer
 

@@ -171,6 +171,19 @@ def _dedupe_key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def _first_occurrence(seen: set[str]):
+    """A batched ``datasets`` filter keeping texts not seen before (``seen`` grows as it goes)."""
+    def keep(batch):
+        flags = []
+        for text in batch["text"]:
+            key = _dedupe_key(text)
+            flags.append(key not in seen)
+            seen.add(key)
+        return flags
+
+    return keep
+
+
 def load_labelled(cfg: DataConfig) -> tuple[Dataset, list[str], dict]:
     """Read, pick columns, map labels, drop empty/duplicate texts, optionally balance and sample."""
     raw = read_table(cfg.path, cfg.encoding, cfg.hub_split)
@@ -202,18 +215,8 @@ def load_labelled(cfg: DataConfig) -> tuple[Dataset, list[str], dict]:
     ds = Dataset.from_dict({"text": texts, "label": labels, "row": rows})
     ds = ds.filter(lambda b: [bool(t) for t in b["text"]], batched=True)
     stats["dropped_empty"] = stats["rows_read"] - len(ds)
-    seen: set[str] = set()
-
-    def first_occurrence(batch):
-        keep = []
-        for t in batch["text"]:
-            key = _dedupe_key(t)
-            keep.append(key not in seen)
-            seen.add(key)
-        return keep
-
     before = len(ds)
-    ds = ds.filter(first_occurrence, batched=True)
+    ds = ds.filter(_first_occurrence(set()), batched=True)
     stats["dropped_duplicates"] = before - len(ds)
     if len(ds) == 0:
         raise DataError(f"{cfg.path}: no usable rows (all texts empty or duplicates)")
@@ -273,16 +276,7 @@ def add_extra_training(splits: DatasetDict, cfg: DataConfig, labels: list[str]) 
         extra_cfg = dataclasses.replace(cfg, path=path, labels=list(labels), limit=None, balance=False,
                                         extra_train=[])
         extra, _, extra_stats = load_labelled(extra_cfg)
-
-        def unseen(batch):
-            keep = []
-            for t in batch["text"]:
-                key = _dedupe_key(t)
-                keep.append(key not in seen)
-                seen.add(key)
-            return keep
-
-        kept = extra.filter(unseen, batched=True)
+        kept = extra.filter(_first_occurrence(seen), batched=True)
         report.append({"path": path, "rows_read": extra_stats["rows_read"], "added": len(kept),
                        "dropped_overlap": len(extra) - len(kept),
                        "class_counts": dict(Counter(labels[i] for i in kept["label"]))})

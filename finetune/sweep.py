@@ -168,7 +168,6 @@ def run_sweep(base: FinetuneConfig, sweep: SweepConfig, log=print) -> dict:
         else:
             todo.append(trial)
     log(f"sweep: {len(trials)} trials ({len(todo)} to run, {sweep.jobs} at once) -> {out}")
-    metas: dict[str, dict] = {}
     bar = tqdm(total=len(todo), desc="sweep", unit="trial")
     if sweep.jobs == 1:
         for trial in todo:

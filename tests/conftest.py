@@ -26,6 +26,11 @@ def _isolated_dirs(tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    # Servers and CLI sessions started by tests run the tiny random models on the torch reference backend: a
+    # random 2-layer model is not int8-robust (its probe agreement is ~0.78, so the guard refuses it, as it
+    # should). The default onnx-int8 backend is exercised on the real default model (test_default_model,
+    # test_onnx_backend), which constructs its config without this variable.
+    os.environ["FEEDBACKBOT_MODEL_BACKEND"] = "torch"
     yield
 
 
