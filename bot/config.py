@@ -29,7 +29,8 @@ class ModelConfig:
     # onnx-int8 refuses to start when its predictions agree with the float model on fewer probe messages.
     min_agreement: float = 0.95
     # Micro-batching: concurrent replies share one forward pass; a lone request is never delayed. 0 = off.
-    batch_window_ms: float = 0.0
+    # bench/load.py (API, 100 sessions, int8): 69.7 msg/s with 5 ms vs 41.7 without, p95 1.7 s vs 5.1 s.
+    batch_window_ms: float = 5.0
 
 
 @dataclass

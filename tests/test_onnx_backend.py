@@ -34,7 +34,7 @@ def test_onnx_backend_equals_torch_and_is_built_once(tiny_model_dir):
 
 def test_int8_backend_records_its_agreement_and_refuses_below_the_guard(tiny_model_dir):
     clf = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", min_agreement=0.0, log=lambda *_: None)
-    report = json.loads((cache_root() / "onnx" / weights_digest(tiny_model_dir) / "build.json").read_text())
+    report = json.loads((cache_root() / "onnx" / weights_digest(tiny_model_dir) / "build.json").read_text())["int8"]
     assert report["probe_messages"] == len(probe_messages()) >= 50
     assert 0.0 <= report["agreement"] <= 1.0
     assert len(clf.predict(TEXTS)) == len(TEXTS)
