@@ -80,10 +80,11 @@ def main() -> None:
     from transformers import pipeline
 
     from accuracy import split_of
-    from bot.classifier import Classifier
     from bot.config import BotConfig
     from bot.core import Bot
     from bot.model_source import resolve_model_dir
+    from bot.onnx_export import default_threads
+    from finetune.model_dir import read_meta
     from finetune.paths import cache_root
 
     model_dir = resolve_model_dir(args.model, log=lambda *_: None)
@@ -93,7 +94,7 @@ def main() -> None:
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     cfg = BotConfig()
     cfg.model.path = str(model_dir)
-    threads = cfg.model.threads or __import__("bot.onnx_export", fromlist=["x"]).default_threads()
+    threads = cfg.model.threads or default_threads()
     torch.set_num_threads(threads)
     pipe = pipeline("text-classification", model=str(model_dir), device=-1)
     for t in texts[:20]:
@@ -111,7 +112,7 @@ def main() -> None:
         return {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99),
                 "mean": sum(ms) / len(ms)}
 
-    meta_cfg = Classifier(model_dir, backend="torch").meta.get("data", {}).get("config") or {}
+    meta_cfg = read_meta(model_dir).get("data", {}).get("config") or {}
     test_texts, test_truth = split_of(cache_root() / "datasets" / "airline_tweets.csv", meta_cfg.get("seed", 42),
                                       meta_cfg.get("val_fraction", 0.1), meta_cfg.get("test_fraction", 0.1))
     pipe_ms = pipeline_latency()

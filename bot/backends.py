@@ -21,11 +21,10 @@ class TorchBackend:
     def __init__(self, model_dir: Path, threads: int):
         import torch
 
-        from finetune.model_dir import load_model_dir
+        from finetune.model_dir import load_model
 
         torch.set_num_threads(threads)
-        self.model, _, _ = load_model_dir(model_dir)
-        self.model.eval()
+        self.model = load_model(model_dir)   # the Classifier already holds the tokenizer and metadata
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         import torch

@@ -26,7 +26,6 @@ class MicroBatcher:
         self._queue: queue.Queue = queue.Queue()
         self._announced = 0
         self._lock = threading.Lock()
-        self.batches: list[int] = []          # sizes of the last batches (bench/diagnostics), bounded
         self._worker = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._worker.start()
 
@@ -78,6 +77,5 @@ class MicroBatcher:
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
-            self.batches = (self.batches + [len(batch)])[-1000:]
             for (_, future), prediction in zip(batch, predictions):
                 future.set_result(prediction)

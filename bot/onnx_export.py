@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 import warnings
@@ -169,6 +168,3 @@ def _disagreement(value: float, wanted: float, model_dir: Path) -> str:
     return (f"the int8 model of {model_dir} agrees with the float model on only {100 * value:.1f}% of the probe "
             f"messages (required {100 * wanted:.1f}%); use backend = \"onnx\" (float) or \"torch\"")
 
-
-def clear(model_dir: Path) -> None:
-    shutil.rmtree(cache_root() / "onnx" / weights_digest(model_dir), ignore_errors=True)

@@ -63,14 +63,19 @@ def read_meta(path: Path) -> dict:
         raise ModelDirError(f"{meta_path} is corrupt: {exc}") from None
 
 
-def load_model_dir(path: Path, dtype: torch.dtype = torch.float32):
-    """(model in eval mode, tokenizer, feedbackbot meta) from a merged model directory."""
+def load_model(path: Path, dtype: torch.dtype = torch.float32):
+    """The classification model of a merged model directory, in eval mode (safetensors only)."""
     check_model_dir(path)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=dtype, **SAFE)
     except Exception as exc:
         raise ModelDirError(f"cannot load model from {path}: {exc}") from None
-    return model.eval(), load_tokenizer(str(path)), read_meta(path)
+    return model.eval()
+
+
+def load_model_dir(path: Path, dtype: torch.dtype = torch.float32):
+    """(model in eval mode, tokenizer, feedbackbot meta) from a merged model directory."""
+    return load_model(path, dtype), load_tokenizer(str(path)), read_meta(path)
 
 
 def save_model_dir(path: Path, model, tokenizer, meta: dict, card: str | None = None) -> Path:
