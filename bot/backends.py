@@ -2,7 +2,8 @@
 
 - ``torch``: the merged model in PyTorch, float32 — the reference every other backend is measured against;
 - ``onnx``: the same graph exported to ONNX, run by ONNX Runtime (float32; equal to torch within 1e-3);
-- ``onnx-int8``: that graph with int8 weights (dynamic quantisation), the fastest on a small CPU.
+- ``onnx-int8``: that graph with int8 weights (dynamic quantisation), the fastest on a small CPU; messages whose
+  top two logits are closer than ``recheck_margin`` are re-run on the float graph (see bot.onnx_export).
 The ONNX files are built from the merged model directory on first use and cached (see bot.onnx_export).
 """
 
@@ -34,20 +35,44 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    def __init__(self, model_dir: Path, threads: int, quantized: bool, min_agreement: float, log=print):
-        from .onnx_export import build, session
+    """ONNX Runtime on the fused float graph, or on its int8 form with near ties re-run on the float graph."""
+
+    def __init__(self, model_dir: Path, threads: int, quantized: bool, min_agreement: float = 0.95,
+                 recheck_margin: float = 0.5, log=print):
+        from .onnx_export import OnnxBuildError, build, disagreement, probe_agreement, session
+        from .token_ids import TokenIds
 
         self.name = "onnx-int8" if quantized else "onnx"
-        self.path = build(model_dir, quantized, min_agreement=min_agreement, log=log)
-        self.session = session(self.path, threads)
+        self.recheck_margin = recheck_margin if quantized else 0.0
+        self.rechecked = 0    # rows re-run on the float graph since start (bench/latency.py reports the share)
+        fp32 = build(model_dir, quantized=False, log=log)
+        float_session = session(fp32, threads)
+        self._run_float = lambda inputs: float_session.run(["logits"], inputs)[0]
+        self.path, self._session = fp32, float_session
+        if quantized:
+            self.path = build(model_dir, quantized=True, log=log)
+            self._session = session(self.path, threads)
+            self.agreement = probe_agreement(self, self._run_float, TokenIds(model_dir))
+            if self.agreement < min_agreement:
+                raise OnnxBuildError(disagreement(self.agreement, min_agreement, model_dir, self.recheck_margin))
+            self.rechecked = 0    # count served rows, not the probe check
+            if self.recheck_margin <= 0:
+                self._run_float = None    # not needed while serving: the float graph is freed
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(["logits"], inputs)[0]
+        from .onnx_export import recheck_near_ties
+
+        logits = self._session.run(["logits"], inputs)[0]
+        if self._run_float is not None and self.recheck_margin > 0:
+            self.rechecked += recheck_near_ties(logits, inputs, self._run_float, self.recheck_margin)
+        return logits
 
 
-def open_backend(kind: str, model_dir: Path, threads: int, min_agreement: float = 0.95, log=print):
+def open_backend(kind: str, model_dir: Path, threads: int, min_agreement: float = 0.95, recheck_margin: float = 0.5,
+                 log=print):
     if kind == "torch":
         return TorchBackend(model_dir, threads)
     if kind in ("onnx", "onnx-int8"):
-        return OnnxBackend(model_dir, threads, quantized=kind == "onnx-int8", min_agreement=min_agreement, log=log)
+        return OnnxBackend(model_dir, threads, quantized=kind == "onnx-int8", min_agreement=min_agreement,
+                           recheck_margin=recheck_margin, log=log)
     raise ValueError(f"unknown model backend {kind!r}; choose one of {', '.join(BACKENDS)}")

@@ -8,24 +8,25 @@ from pathlib import Path
 import numpy as np
 
 from finetune.calibrate import softmax
-from finetune.model_dir import check_model_dir, load_tokenizer, read_meta
+from finetune.model_dir import check_model_dir, read_meta
 
 from .backends import open_backend
 from .onnx_export import default_threads
 from .policy import Prediction
+from .token_ids import TokenIds, padded
 
 WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my order?"]
 
 
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 32, threads: int | None = None,
-                 backend: str = "torch", min_agreement: float = 0.95, log=print):
+                 backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
-        self.tokenizer = load_tokenizer(str(self.model_dir))
+        self.token_ids = TokenIds(self.model_dir)
         self.threads = threads or default_threads()
-        self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, log)
+        self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, recheck_margin, log)
         config = _label_config(self.model_dir)
         self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         if self.meta.get("labels") and self.meta["labels"] != self.labels:
@@ -35,7 +36,7 @@ class Classifier:
         self.temperature = float(self.meta.get("temperature", 1.0))
         self.calibrated = "temperature" in self.meta
         self.thresholds: dict[str, float | None] = dict(self.meta.get("thresholds", {}).get("thresholds", {}))
-        self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length) or max_length)
+        self.max_length = min(max_length, self.token_ids.model_max_length)
         self.batch_size = batch_size
         self.version = self.meta.get("version") or f"{self.model_dir.name}:{self.meta.get('data', {}).get('fingerprint', 'unknown')[:12]}"
 
@@ -43,7 +44,7 @@ class Classifier:
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
-                   model.min_agreement, log)
+                   model.min_agreement, model.recheck_margin, log)
 
     def warm_up(self) -> float:
         started = time.perf_counter()
@@ -55,19 +56,12 @@ class Classifier:
         so a chunk is padded to similar lengths instead of to the longest message of a random mix."""
         if not texts:
             return np.zeros((0, len(self.labels)))
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        ids = self.token_ids(texts, self.max_length)
         order = np.argsort([len(x) for x in ids], kind="stable")
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        pad = self.tokenizer.pad_token_id or 0
         for start in range(0, len(texts), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            width = max(len(ids[i]) for i in chunk)
-            input_ids = np.full((len(chunk), width), pad, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                input_ids[row, :len(ids[i])] = ids[i]
-                mask[row, :len(ids[i])] = 1
-            out[chunk] = self.backend({"input_ids": input_ids, "attention_mask": mask})
+            out[chunk] = self.backend(padded([ids[i] for i in chunk], self.token_ids.pad_id))
         return out
 
     def predict(self, texts: list[str]) -> list[Prediction]:

@@ -12,15 +12,8 @@ import importlib.resources
 import shutil
 from pathlib import Path
 
-from peft import PeftModel
-
-from finetune.base import resolve_base
-from finetune.model_card import render_card
-from finetune.merge import merge_and_verify
-from finetune.model_dir import (META_FILE, ModelDirError, check_model_dir, load_for_classification, load_tokenizer,
-                                read_meta, save_model_dir, write_json)
+from finetune.model_dir import META_FILE, ModelDirError, check_model_dir, read_meta, write_json
 from finetune.paths import cache_root
-from finetune.train import make_loader
 
 VERIFY_TEXTS = ["the delivery was late again", "love the new app", "my flight got cancelled and nobody helped",
                 "thanks for the quick response!", "what time does the gate open?", "ok", "worst service ever",
@@ -40,6 +33,14 @@ def _adapter_digest(adapter_dir: Path) -> str:
 
 def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
     """Merge ``adapter_dir`` (with its feedbackbot.json) onto its recorded base and save a model dir at ``target``."""
+    # PyTorch, PEFT and the training helpers load only here (first start): a cached merged model serves without them.
+    from peft import PeftModel
+
+    from finetune.base import resolve_base
+    from finetune.merge import merge_and_verify
+    from finetune.model_dir import load_for_classification, load_tokenizer, save_model_dir
+    from finetune.train import make_loader
+
     meta = read_meta(adapter_dir)
     if not (adapter_dir / "adapter_model.safetensors").is_file() or not meta.get("labels"):
         raise ModelDirError(f"{adapter_dir} is not a feedbackbot adapter directory "
@@ -85,6 +86,8 @@ def ship_adapter(run_dir: Path, dest: Path | None = None) -> Path:
     resolves the base from feedbackbot.json ("embedded" -> the packaged MiniLM in DistilBERT form).
     """
     import json
+
+    from finetune.model_card import render_card
 
     src = Path(run_dir) / "adapter"
     dest = Path(dest) if dest else shipped_adapter_dir()

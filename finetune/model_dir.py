@@ -6,9 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from transformers.utils import logging as hf_logging
+# torch and transformers are imported inside the loaders: the bot reads metadata and checks directories with this
+# module while serving from ONNX Runtime, without PyTorch in the process.
 
 META_FILE = "feedbackbot.json"
 SAFE = {"use_safetensors": True, "trust_remote_code": False}
@@ -19,6 +18,8 @@ class ModelDirError(RuntimeError):
 
 
 def load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
     try:
         return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except Exception as exc:
@@ -28,6 +29,9 @@ def load_tokenizer(source: str):
 def load_for_classification(source: str, labels: list[str]):
     """A base model with a fresh classification head for ``labels`` (the head is new by design, so the
     loader's "newly initialized" report is silenced)."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
     previous = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
@@ -63,17 +67,20 @@ def read_meta(path: Path) -> dict:
         raise ModelDirError(f"{meta_path} is corrupt: {exc}") from None
 
 
-def load_model(path: Path, dtype: torch.dtype = torch.float32):
-    """The classification model of a merged model directory, in eval mode (safetensors only)."""
+def load_model(path: Path, dtype=None):
+    """The classification model of a merged model directory, in eval mode (safetensors only; float32 by default)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
     check_model_dir(path)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=dtype, **SAFE)
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=dtype or torch.float32, **SAFE)
     except Exception as exc:
         raise ModelDirError(f"cannot load model from {path}: {exc}") from None
     return model.eval()
 
 
-def load_model_dir(path: Path, dtype: torch.dtype = torch.float32):
+def load_model_dir(path: Path, dtype=None):
     """(model in eval mode, tokenizer, feedbackbot meta) from a merged model directory."""
     return load_model(path, dtype), load_tokenizer(str(path)), read_meta(path)
 

@@ -1,14 +1,20 @@
-"""ONNX Runtime backends: the exported graph equals PyTorch, int8 is guarded, builds are cached."""
+"""ONNX Runtime backends: the fused graph equals PyTorch, int8 re-checks near ties and is guarded, builds are
+cached, and a bot on ONNX serves without importing PyTorch."""
 
 import csv
 import json
+import subprocess
+import sys
+from collections import Counter
 
 import numpy as np
+import onnx
 import pytest
 
 from bot.classifier import Classifier
-from bot.onnx_export import OnnxBuildError, probe_messages, weights_digest
+from bot.onnx_export import FP32, INT8, OnnxBuildError, recheck_near_ties, weights_digest
 from bot.store import Message
+from bot.token_ids import TokenIds
 from finetune.paths import cache_root
 
 from conftest import SAMPLE, make_bot, sample_rows
@@ -16,7 +22,11 @@ from conftest import SAMPLE, make_bot, sample_rows
 TEXTS = [r["text"] for r in sample_rows()][:64] + ["", "a" * 3000, "<b>émoji 🎉 עברית</b>"]
 
 
-def test_onnx_backend_equals_torch_and_is_built_once(tiny_model_dir):
+def ops(path) -> Counter:
+    return Counter(node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node)
+
+
+def test_onnx_backend_is_a_fused_graph_equal_to_torch_and_is_built_once(tiny_model_dir):
     torch_clf = Classifier(tiny_model_dir, max_length=48, backend="torch")
     onnx_clf = Classifier(tiny_model_dir, max_length=48, backend="onnx", log=lambda *_: None)
     assert np.abs(onnx_clf.logits(TEXTS) - torch_clf.logits(TEXTS)).max() < 1e-4
@@ -25,21 +35,81 @@ def test_onnx_backend_equals_torch_and_is_built_once(tiny_model_dir):
 
     folder = cache_root() / "onnx" / weights_digest(tiny_model_dir)
     report = json.loads((folder / "build.json").read_text())
-    assert report["export_max_abs_logit_diff"] < 1e-3
-    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    assert report[FP32]["max_abs_logit_diff_to_torch"] < 1e-3
+    layers = json.loads((tiny_model_dir / "config.json").read_text())["n_layers"]
+    fused = ops(folder / FP32)
+    assert fused["Attention"] == layers and fused["SkipLayerNormalization"] == 2 * layers   # one op per block
+    stamp = (folder / FP32).stat().st_mtime_ns
     built = []
     Classifier(tiny_model_dir, max_length=48, backend="onnx", log=built.append)
-    assert built == [] and (folder / "model.onnx").stat().st_mtime_ns == stamp   # the cache, not a new export
+    assert built == [] and (folder / FP32).stat().st_mtime_ns == stamp   # the cache, not a new export
 
 
-def test_int8_backend_records_its_agreement_and_refuses_below_the_guard(tiny_model_dir):
-    clf = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", min_agreement=0.0, log=lambda *_: None)
-    report = json.loads((cache_root() / "onnx" / weights_digest(tiny_model_dir) / "build.json").read_text())["int8"]
-    assert report["probe_messages"] == len(probe_messages()) >= 50
-    assert 0.0 <= report["agreement"] <= 1.0
-    assert len(clf.predict(TEXTS)) == len(TEXTS)
-    with pytest.raises(OnnxBuildError, match=r"agrees with the float model on only .*use backend"):
+def test_int8_graph_quantises_attention_and_matmuls(tiny_model_dir):
+    Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", min_agreement=0.0, log=lambda *_: None)
+    int8 = ops(cache_root() / "onnx" / weights_digest(tiny_model_dir) / INT8)
+    layers = json.loads((tiny_model_dir / "config.json").read_text())["n_layers"]
+    assert int8["QAttention"] == layers and int8["MatMulInteger"] == 3 * layers and int8["Attention"] == 0
+
+
+def test_recheck_near_ties_reruns_exactly_the_close_rows():
+    logits = np.array([[2.0, 1.9, 0.0], [3.0, 0.0, 0.0], [0.0, 0.2, 0.8], [1.0, 1.0, 1.0]], dtype=np.float32)
+    inputs = {"input_ids": np.arange(4)[:, None]}
+    seen = []
+
+    def run_float(batch):
+        seen.append(batch["input_ids"][:, 0].tolist())
+        return np.full((len(batch["input_ids"]), 3), 7.0, dtype=np.float32)
+
+    assert recheck_near_ties(logits, inputs, run_float, margin=0.5) == 2
+    assert seen == [[0, 3]]                       # top-two margins 0.1 and 0.0; not 3.0 or 0.6
+    assert (logits[[0, 3]] == 7.0).all() and logits[1, 0] == 3.0 and logits[2, 2] == np.float32(0.8)
+
+
+def test_int8_with_every_row_rechecked_equals_the_float_graph(tiny_model_dir):
+    """The re-check really runs the float graph: with an infinite margin every row is re-run, so int8 == float."""
+    float_clf = Classifier(tiny_model_dir, max_length=48, backend="onnx", log=lambda *_: None)
+    everything = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", recheck_margin=float("inf"),
+                            min_agreement=0.0, log=lambda *_: None)
+    assert np.array_equal(everything.logits(TEXTS), float_clf.logits(TEXTS))
+    assert everything.backend.rechecked == len(TEXTS) and everything.backend.agreement == 1.0
+
+    raw = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", recheck_margin=0.0, min_agreement=0.0,
+                     log=lambda *_: None)
+    assert not np.array_equal(raw.logits(TEXTS), float_clf.logits(TEXTS))   # really int8 ...
+    assert raw.backend.rechecked == 0 and raw.backend._run_float is None     # ... with no float graph kept
+
+
+def test_int8_refuses_to_start_below_the_agreement_guard(tiny_model_dir):
+    with pytest.raises(OnnxBuildError, match=r"agrees with the float model on only .*recheck_margin"):
         Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", min_agreement=1.01)
+
+
+def test_token_ids_equal_the_transformers_tokenizer(tiny_model_dir):
+    from finetune.model_dir import load_tokenizer
+
+    texts = TEXTS + ["word " * 200]
+    reference = load_tokenizer(str(tiny_model_dir))
+    tokens = TokenIds(tiny_model_dir)
+    assert tokens(texts, 48) == reference(texts, truncation=True, max_length=48)["input_ids"]
+    assert len(tokens(texts, 48)[-1]) == 48 and tokens.pad_id == reference.pad_token_id
+    positions = json.loads((tiny_model_dir / "config.json").read_text())["max_position_embeddings"]
+    assert tokens.model_max_length == min(reference.model_max_length, positions)   # never past the position table
+
+
+def test_a_bot_on_onnx_serves_without_importing_torch(tiny_model_dir, tmp_path):
+    Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", min_agreement=0.0, log=lambda *_: None)  # cache
+    script = (
+        "import sys\n"
+        "from bot.config import BotConfig\nfrom bot.core import Bot\n"
+        "cfg = BotConfig(); cfg.model.path = sys.argv[1]; cfg.model.max_length = 48; cfg.db.url = sys.argv[2]\n"
+        "cfg.model.min_agreement = 0.0\n"
+        "bot = Bot.from_config(cfg, log_fn=lambda *_: None)\n"
+        "print(bot.reply('s', 'the delivery was late again').template)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'datasets') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tiny_model_dir), f"sqlite:///{tmp_path / 'fb.db'}"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[-2] and out[-1] == "[]"
 
 
 def test_bot_on_the_onnx_backend_replies_and_stores(tiny_model_dir, tmp_path):
@@ -82,3 +152,4 @@ def test_int8_default_model_keeps_accuracy_on_the_sample(tmp_path):
     y = np.array([ref.labels.index(t) for t in truth])
     assert (a == b).mean() >= 0.99
     assert 100 * ((a == y).mean() - (b == y).mean()) <= 0.5
+    assert fast.backend.rechecked / len(texts) < 0.15      # most messages stay on the int8 fast path
