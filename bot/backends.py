@@ -46,7 +46,7 @@ class OnnxBackend:
         self.recheck_margin = recheck_margin if quantized else 0.0
         self.rechecked = 0    # rows re-run on the float graph since start (bench/latency.py reports the share)
         fp32 = build(model_dir, quantized=False, log=log)
-        float_session = session(fp32, threads)
+        float_session = session(fp32, threads, spin=not quantized)
         self._run_float = lambda inputs: float_session.run(["logits"], inputs)[0]
         self.path, self._session = fp32, float_session
         if quantized:

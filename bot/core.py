@@ -66,9 +66,10 @@ class Bot:
     def __init__(self, classifier: Classifier, renderer: Renderer, store: Store, config: BotConfig):
         self.classifier, self.renderer, self.store, self.config = classifier, renderer, store, config
         window = config.model.batch_window_ms
-        # Late-bound, so the batcher always calls the classifier the bot holds now.
+        # Late-bound, so the batcher always calls the classifier the bot holds now. It takes up to four passes'
+        # worth of waiting requests at once; the classifier sorts them by length into passes of `batch_size`.
         self.batcher = (MicroBatcher(lambda texts: self.classifier.predict(texts), window,
-                                     max(1, config.model.batch_size)) if window > 0 else None)
+                                     4 * max(1, config.model.batch_size)) if window > 0 else None)
         self.renderer.check(classifier.labels)  # refuse to start on a broken or incomplete template set
 
     @classmethod
