@@ -63,13 +63,24 @@ def load_messages(n: int, seed: int = 0) -> list[str]:
     return texts[:n]
 
 
-def guard(clf, reference: np.ndarray | None, texts: list[str], truth: list[str]) -> tuple[dict, np.ndarray]:
-    pred = clf.logits(texts).argmax(1)
+def guard(clf, reference: dict | None, texts: list[str], truth: list[str]) -> tuple[dict, dict]:
+    """Accuracy on the test split, agreement with the torch backend's labels and replies (the policy's template for
+    each message, as a first message of a conversation), and the confident replies' precision and coverage."""
+    from bot.config import PolicyConfig
+    from bot.policy import HIGH, decide_prediction
+
+    predictions = clf.predict(texts)
+    decisions = [decide_prediction(p, PolicyConfig(), clf.thresholds) for p in predictions]
+    pred = np.array([clf.labels.index(p.label) for p in predictions])
     y = np.array([clf.labels.index(t) for t in truth])
-    out = {"n": len(texts), "accuracy": float((pred == y).mean())}
+    high = np.array([d.band == HIGH for d in decisions])
+    templates = [d.template for d in decisions]
+    out = {"n": len(texts), "accuracy": float((pred == y).mean()),
+           "confident_coverage": float(high.mean()), "confident_precision": float((pred == y)[high].mean())}
     if reference is not None:
-        out["agreement_with_torch"] = float((pred == reference).mean())
-    return out, pred
+        out["agreement_with_torch"] = float((pred == reference["labels"]).mean())
+        out["reply_agreement_with_torch"] = float(np.mean([a == b for a, b in zip(templates, reference["templates"])]))
+    return out, {"labels": pred, "templates": templates}
 
 
 def main() -> None:
@@ -198,6 +209,11 @@ def main() -> None:
         + (f"{100 * r['airline_test']['rechecked_on_float']:.1f}%" if "rechecked_on_float" in r["airline_test"]
            else "") + " |"
         for name, r in results.items())
+    reply_rows = "\n".join(
+        f"| `{name}` | " + (f"{100 * r['airline_test']['reply_agreement_with_torch']:.2f}%"
+                            if "reply_agreement_with_torch" in r["airline_test"] else "reference")
+        + f" | {100 * r['airline_test']['confident_precision']:.2f}% | {100 * r['airline_test']['confident_coverage']:.1f}% |"
+        for name, r in results.items())
     markdown = (
         f"# CPU speed: feedbackbot backends vs transformers.pipeline (same merged model)\n\n`python bench/latency.py "
         f"--messages {len(texts)}` — {report['machine']['cpus']} CPUs, {threads} inference threads\n\n"
@@ -206,7 +222,9 @@ def main() -> None:
         f"| messages/s (ratio to pipeline) | {thr_head} |\n|---|{'---|' * len(sizes)}\n{thr_rows}\n"
         f"| HF pipeline | " + " | ".join(f"{pipe_throughput[s]:.0f}" for s in sizes) + " |\n\n"
         f"| backend | cold start s | peak RSS MB | airline test accuracy (n={len(test_texts)}) | agreement with torch | "
-        f"accuracy drop, points | re-run on float (near ties) |\n|---|---|---|---|---|---|---|\n{other_rows}\n")
+        f"accuracy drop, points | re-run on float (near ties) |\n|---|---|---|---|---|---|---|\n{other_rows}\n\n"
+        f"| backend | same reply as torch (policy template) | confident replies: precision | coverage |\n"
+        f"|---|---|---|---|\n{reply_rows}\n")
     write_results(args.out, "latency", report, markdown)
     print(markdown)
 
