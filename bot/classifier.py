@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from finetune.calibrate import softmax
-from finetune.model_dir import check_model_dir, read_meta
+from finetune.model_dir import check_model_dir, read_json, read_meta
 
 from .backends import open_backend
 from .onnx_export import default_threads
@@ -87,9 +87,7 @@ def length_passes(lengths: list[int], max_size: int, min_fill: float = 0.8) -> l
 
 
 def _label_config(model_dir: Path) -> dict:
-    import json
-
-    config = json.loads((model_dir / "config.json").read_text())
+    config = read_json(model_dir / "config.json")
     if "id2label" not in config:
         raise ValueError(f"{model_dir}/config.json has no id2label: not a sequence classification model")
     return config

@@ -8,18 +8,17 @@ transformers' AutoTokenizer, which converts it; tests check both give the ids tr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from finetune.model_dir import ModelDirError
+from finetune.model_dir import ModelDirError, read_json
 
 
 class TokenIds:
     def __init__(self, model_dir: Path):
         model_dir = Path(model_dir)
-        config = _read_json(model_dir / "tokenizer_config.json")
+        config = read_json(model_dir / "tokenizer_config.json")
         if (model_dir / "tokenizer.json").is_file():
             from tokenizers import Tokenizer
 
@@ -35,7 +34,7 @@ class TokenIds:
         pad = config.get("pad_token")
         pad = pad.get("content") if isinstance(pad, dict) else pad
         self.pad_id = (self._tokenizer.token_to_id(pad) if pad else None) or 0
-        limits = (config.get("model_max_length"), _read_json(model_dir / "config.json").get("max_position_embeddings"))
+        limits = (config.get("model_max_length"), read_json(model_dir / "config.json").get("max_position_embeddings"))
         # transformers writes a huge sentinel when a tokenizer has no limit of its own
         self.model_max_length = min((x for x in limits if isinstance(x, int) and 0 < x < 10**9), default=512)
 
@@ -44,15 +43,6 @@ class TokenIds:
         if (self._tokenizer.truncation or {}).get("max_length") != max_length:
             self._tokenizer.enable_truncation(max_length)
         return [encoding.ids for encoding in self._tokenizer.encode_batch_fast(texts)]
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelDirError(f"{path} is corrupt: {exc}") from None
 
 
 def padded(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:

@@ -58,13 +58,17 @@ def check_model_dir(path: Path) -> None:
 
 
 def read_meta(path: Path) -> dict:
-    meta_path = Path(path) / META_FILE
-    if not meta_path.is_file():
+    return read_json(Path(path) / META_FILE)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file of a model directory; {} when it is absent, a clear error when it is corrupt."""
+    if not path.is_file():
         return {}
     try:
-        return json.loads(meta_path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ModelDirError(f"{meta_path} is corrupt: {exc}") from None
+        raise ModelDirError(f"{path} is corrupt: {exc}") from None
 
 
 def load_model(path: Path, dtype=None):
