@@ -94,7 +94,8 @@ def cmd_export(args) -> int:
     from .export import export
     from .store import Store
 
-    n = export(Store(_bot_config(args).db.url), args.out, labelled=args.labelled)
+    n = export(Store(_bot_config(args).db.url), args.out, labelled=args.labelled, include_model=args.include_model,
+               min_confidence=args.min_confidence)
     _log(f"{n} rows -> {args.out}")
     return 0
 
@@ -140,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="write stored feedback to CSV/JSONL")
     exp.add_argument("--out", type=Path, required=True)
-    exp.add_argument("--labelled", action="store_true", help="text,label (corrections win): input for finetune")
+    exp.add_argument("--labelled", action="store_true",
+                     help="text,label,source rows of labels people gave (operator > customer): input for finetune")
+    exp.add_argument("--include-model", action="store_true",
+                     help="with --labelled: add the model's confident predictions (source 'model')")
+    exp.add_argument("--min-confidence", type=float,
+                     help="with --include-model: this calibrated confidence instead of the policy's high band")
     bot_options(exp, model=False)
     exp.set_defaults(handler=cmd_export)
 

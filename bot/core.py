@@ -1,53 +1,68 @@
-"""The one place where a customer message becomes a reply: classify -> policy -> render -> store."""
+"""The one place where a customer message becomes a reply: classify -> policy -> render -> store.
+
+Channels call ``Bot.reply(session, text, ...)`` with what their customer sees: ``in_reply_to`` is the bot reply the
+customer is answering (the last one shown), ``quick_reply`` the payload of a pressed button, ``client_message_id``
+an idempotency key that makes a retry of the same message return the stored reply instead of a second one.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .classifier import Classifier
 from .config import BotConfig
 from .micro_batch import MicroBatcher
-from .policy import Prediction, decide_turn
+from .policy import (CUSTOMER_BUTTON, FRIENDLY, Decision, Pending, Prediction, QuickReply, decide_answer,
+                     decide_prediction, open_question, quick_replies, read_answer, read_button)
 from .render import Renderer
-from .store import ConversationState, Store, TurnRecord, new_ticket_id
+from .sessions import conversation_id, new_session_token
+from .store import ConversationState, DuplicateTurn, NotFound, Store, TurnRecord, new_ticket_id
 
 log = logging.getLogger("feedbackbot")
+MAX_CLIENT_ID = 64
 
 
 class InputError(ValueError):
-    """The customer message cannot be accepted (empty, too long, not text). ``status`` is the HTTP code."""
+    """The request cannot be accepted (empty, too long, not text, ...). ``status`` is the HTTP code and ``code`` a
+    stable machine-readable name."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_input"):
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 @dataclass(frozen=True)
 class Reply:
     message_id: int
     session: str
+    conversation_id: str
     text: str               # plain text
     html: str               # HTML-escaped rendering for browser channels
     template: str
-    prediction: Prediction | None   # None when the model failed (template "error"; the message is still stored)
+    kind: str               # feedback | answer
+    prediction: Prediction | None   # None for answers, and when the model failed (template "error")
     band: str | None
     ticket: str | None
-    correction: tuple[int, str] | None
+    correction: tuple[int, str, str] | None
     latency_ms: float
+    quick_replies: list[QuickReply] = field(default_factory=list)
+    replayed: bool = False  # a retry of a message already stored: this is the stored reply
 
     def as_dict(self) -> dict:
-        return {"message_id": self.message_id, "session_id": self.session, "reply": self.text,
-                "reply_html": self.html, "template": self.template, "band": self.band, "ticket": self.ticket,
+        return {"message_id": self.message_id, "session_id": self.session, "conversation_id": self.conversation_id,
+                "reply": self.text, "reply_html": self.html, "template": self.template, "kind": self.kind,
+                "band": self.band, "ticket": self.ticket,
                 "correction": None if self.correction is None else
-                {"message_id": self.correction[0], "label": self.correction[1]},
+                {"message_id": self.correction[0], "label": self.correction[1], "source": self.correction[2]},
                 "prediction": None if self.prediction is None else
                 {"label": self.prediction.label, "confidence": self.prediction.confidence,
                  "probabilities": self.prediction.probabilities},
-                "latency_ms": self.latency_ms}
+                "quick_replies": [{"payload": q.payload, "text": q.text} for q in self.quick_replies],
+                "replayed": self.replayed, "latency_ms": self.latency_ms}
 
 
 def clean_text(text, max_chars: int) -> str:
@@ -56,10 +71,17 @@ def clean_text(text, max_chars: int) -> str:
     if "\x00" in text:
         raise InputError("message contains a NUL character")
     if len(text) > max_chars:
-        raise InputError(f"message is too long ({len(text)} characters; the limit is {max_chars})", status=413)
+        raise InputError(f"message is too long ({len(text)} characters; the limit is {max_chars})", status=413,
+                         code="too_long")
     if not text.strip():
-        raise InputError("message is empty")
+        raise InputError("message is empty", code="empty")
     return text
+
+
+def _check_session(session) -> str:
+    if not isinstance(session, str) or not session or len(session) > 128:
+        raise InputError("session id must be 1-128 characters")
+    return session
 
 
 class Bot:
@@ -86,59 +108,175 @@ class Bot:
         classifier.warm_up()
         return bot
 
+    # --- conversations ------------------------------------------------------------------------------------------
+
     @staticmethod
     def new_session() -> str:
-        return uuid.uuid4().hex
+        """A fresh session token (the client's secret; see bot.sessions)."""
+        return new_session_token()
 
-    def reply(self, session: str, text: str, channel: str = "api") -> Reply:
+    def start_conversation(self, channel: str) -> str:
+        token = new_session_token()
+        self.store.create_conversation(conversation_id(token), channel)
+        return token
+
+    def knows(self, session: str) -> bool:
+        return self.store.exists(conversation_id(_check_session(session)))
+
+    # --- the turn -------------------------------------------------------------------------------------------------
+
+    def reply(self, session: str, text: str, channel: str = "api", in_reply_to: int | None = None,
+              quick_reply: str | None = None, client_message_id: str | None = None) -> Reply:
         started = time.perf_counter()
         text = clean_text(text, self.config.limits.max_message_chars)
-        if not session or len(session) > 128:
-            raise InputError("session id must be 1-128 characters")
-        state: ConversationState = self.store.state(session)
-        try:
-            prediction, decision, ticket, rendered = self._respond(session, text, state)
-        except Exception:  # the model or a template failed: keep the message, answer with the error template
-            log.exception("reply failed for conversation %s; storing the message with the error reply", session)
-            prediction, decision, ticket = None, None, None
-            rendered = self.renderer.render("error", self._context(text, None, None, None))
-        latency_ms = (time.perf_counter() - started) * 1000
-        message_id = self.store.record_turn(TurnRecord(
-            conversation_id=session, channel=channel, text=text,
-            label=prediction.label if prediction else None,
-            probabilities=prediction.probabilities if prediction else None,
-            band=decision.band if decision else None, template=rendered.template, reply=rendered.text,
-            latency_ms=latency_ms, model_version=self.classifier.version, ticket=ticket,
-            correction=decision.correction if decision else None,
-            pending_after=decision.pending if decision else state.pending,
-            pending_on_self=(decision.label, "clarify") if decision and decision.ask_about_self else None))
-        return Reply(message_id=message_id, session=session, text=rendered.text, html=rendered.html,
-                     template=rendered.template, prediction=prediction, band=decision.band if decision else None,
-                     ticket=ticket, correction=decision.correction if decision else None, latency_ms=latency_ms)
+        cid = conversation_id(_check_session(session))
+        if client_message_id is not None and not (isinstance(client_message_id, str)
+                                                  and 0 < len(client_message_id) <= MAX_CLIENT_ID):
+            raise InputError(f"client_message_id must be 1-{MAX_CLIENT_ID} characters")
+        for attempt in range(3):
+            if client_message_id is not None:
+                stored = self.store.find_turn(cid, client_message_id)
+                if stored is not None:
+                    return self._replay(session, cid, stored, text)
+            state = self.store.state(cid)
+            turn, reply = self._turn(session, cid, text, channel, state, in_reply_to, quick_reply, started)
+            try:
+                message_id = self.store.record_turn(
+                    TurnRecord(**turn, latency_ms=reply.latency_ms, client_message_id=client_message_id,
+                               in_reply_to=in_reply_to))
+            except DuplicateTurn:   # a concurrent request stored this client id, or opened the ticket, first
+                log.info("conversation %s: concurrent turn (attempt %d); answering again", cid, attempt + 1)
+                continue
+            return _with_id(reply, message_id)
+        raise InputError("this conversation is busy; please send again", status=409, code="conflict")
 
-    def _context(self, text: str, prediction: Prediction | None, decision, ticket: str | None) -> dict:
+    def _turn(self, session: str, cid: str, text: str, channel: str, state: ConversationState,
+              in_reply_to: int | None, quick_reply: str | None, started: float):
+        labels = self.classifier.labels
+        question = open_question(state.pending, in_reply_to)
+        answer = None
+        if quick_reply is not None:
+            if question is None:
+                raise InputError("that question is no longer open; please type your message", status=409,
+                                 code="question_closed")
+            answer = read_button(quick_reply, question, labels)
+            if answer is None:
+                raise InputError(f"{quick_reply!r} is not one of the answers offered", code="unknown_quick_reply")
+        elif question is not None:
+            answer = read_answer(text, question, labels)
+        prediction = decision = None
+        ticket, ticket_is_new = None, False
+        try:
+            if answer is not None:
+                decision = decide_answer(answer, question, self.config.policy)
+            else:
+                prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
+                decision = decide_prediction(prediction, self.config.policy, self.classifier.thresholds)
+            if decision.handoff:
+                ticket_is_new = state.open_ticket is None
+                ticket = new_ticket_id() if ticket_is_new else state.open_ticket
+            pick = int(hashlib.sha256(f"{cid}:{state.last_message_id}".encode()).hexdigest(), 16)
+            rendered = self.renderer.render(decision.template,
+                                            self._context(text, prediction, decision, ticket, ticket_is_new), pick)
+        except Exception:  # the model or a template failed: keep the message, answer with the error template
+            log.exception("reply failed for conversation %s; storing the message with the error reply", cid)
+            prediction, decision, ticket, ticket_is_new = None, None, None, False
+            rendered = self.renderer.render("error", self._context(text, None, None, None, False))
+        ask = decision.ask if decision else None
+        turn = dict(conversation_id=cid, channel=channel, text=text,
+                    kind="answer" if answer is not None else "feedback",
+                    label=prediction.label if prediction else None,
+                    probabilities=prediction.probabilities if prediction else None,
+                    band=decision.band if decision else None, template=rendered.template, reply=rendered.text,
+                    model_version=self.classifier.version, ticket=ticket, ticket_is_new=ticket_is_new,
+                    correction=decision.correction if decision else None,
+                    ask=(ask, decision.label) if ask else None,
+                    ask_target=question.target_id if ask and answer is not None else None)
+        reply = Reply(message_id=0, session=session, conversation_id=cid, text=rendered.text, html=rendered.html,
+                      template=rendered.template, kind=turn["kind"], prediction=prediction,
+                      band=turn["band"], ticket=ticket, correction=turn["correction"],
+                      latency_ms=(time.perf_counter() - started) * 1000,
+                      quick_replies=quick_replies(ask, self.classifier.labels))
+        return turn, reply
+
+    def _replay(self, session: str, cid: str, row: dict, text: str) -> Reply:
+        if row["text"] != text:
+            raise InputError("client_message_id was already used for a different message", status=409,
+                             code="client_message_id_reused")
+        pending = self.store.state(cid).pending
+        asks = pending.kind if pending is not None and pending.asked_in == row["id"] else None
+        prediction = Prediction(row["label"], row["probabilities"]) if row["label"] and row["probabilities"] else None
+        html = self.renderer.escape(row["reply"])
+        return Reply(message_id=row["id"], session=session, conversation_id=cid, text=row["reply"], html=html,
+                     template=row["template"], kind=row["kind"] or "feedback", prediction=prediction,
+                     band=row["band"], ticket=row["ticket"], correction=None, latency_ms=row["latency_ms"],
+                     quick_replies=quick_replies(asks, self.classifier.labels), replayed=True)
+
+    def _context(self, text: str, prediction: Prediction | None, decision: Decision | None, ticket: str | None,
+                 ticket_is_new: bool) -> dict:
         labels = self.classifier.labels
         return {"text": text, "label": decision.label if decision else None,
                 "leaning": decision.label if decision else None,
                 "confidence": prediction.confidence if prediction else None,
-                "probabilities": prediction.probabilities if prediction else {}, "ticket": ticket, "choices": labels,
+                "probabilities": prediction.probabilities if prediction else {}, "ticket": ticket,
+                "ticket_is_new": ticket_is_new, "choices": [choice_word(label) for label in labels],
                 "business_name": self.config.templates.business_name,
                 "review_url": self.config.templates.review_url or None,
                 "ask_review": bool(decision and decision.ask_review), "handoff": bool(decision and decision.handoff)}
 
-    def _respond(self, session: str, text: str, state: ConversationState):
-        prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
-        decision = decide_turn(text, prediction, state.pending, state.last_message_id, state.last_label,
-                               self.classifier.labels, self.config.policy, self.classifier.thresholds)
-        ticket = new_ticket_id() if decision.handoff else None
-        pick = int(hashlib.sha256(f"{session}:{state.last_message_id}".encode()).hexdigest(), 16)
-        rendered = self.renderer.render(decision.template, self._context(text, prediction, decision, ticket), pick)
-        return prediction, decision, ticket, rendered
+    # --- what the owner of a conversation may do -----------------------------------------------------------------
 
-    def rate(self, message_id: int, value: int) -> None:
-        self.store.add_rating(message_id, value)
+    def rate(self, session: str, message_id: int, value: int) -> None:
+        """Set the rating of one of this conversation's replies: 1 (up), -1 (down) or 0 (none)."""
+        if isinstance(value, bool) or value not in (1, 0, -1):
+            raise InputError("rating value must be 1, -1 or 0")
+        try:
+            self.store.set_rating(conversation_id(_check_session(session)), message_id, value)
+        except NotFound as exc:
+            raise InputError(str(exc), status=404, code="not_found") from None
 
-    def correct(self, message_id: int, label: str) -> None:
+    def correct(self, session: str, message_id: int, label: str) -> None:
+        """The customer says which label one of their own messages has (an explicit button or command)."""
         if label not in self.classifier.labels:
-            raise InputError(f"unknown label {label!r}; labels are {', '.join(self.classifier.labels)}")
-        self.store.add_correction(message_id, label, source="api")
+            raise InputError(f"unknown label {label!r}; labels are {', '.join(self.classifier.labels)}",
+                             code="unknown_label")
+        try:
+            self.store.add_correction(message_id, label, CUSTOMER_BUTTON,
+                                      conversation_id=conversation_id(_check_session(session)))
+        except NotFound as exc:
+            raise InputError(str(exc), status=404, code="not_found") from None
+
+    def history(self, session: str) -> dict:
+        """The conversation as its customer sees it, with the open question's buttons (to restore a chat)."""
+        cid = conversation_id(_check_session(session))
+        pending = self.store.state(cid).pending
+        messages = self.store.history(cid)
+        question = None
+        if pending is not None and messages and messages[-1]["id"] == pending.asked_in:
+            question = {"message_id": pending.asked_in,
+                        "quick_replies": [{"payload": q.payload, "text": q.text}
+                                          for q in quick_replies(pending.kind, self.classifier.labels)]}
+        return {"conversation_id": cid, "open_question": question,
+                "messages": [{"message_id": m["id"], "text": m["text"], "reply": m["reply"],
+                              "reply_html": self.renderer.escape(m["reply"]), "ticket": m["ticket"],
+                              "rating": m["rating"], "created_at": m["created_at"].isoformat()}
+                             for m in messages]}
+
+    def withdraw(self, session: str, message_ids: list[int]) -> int:
+        """The customer took these messages back (undo, edit, clear): see Store.withdraw."""
+        return self.store.withdraw(conversation_id(_check_session(session)), message_ids)
+
+
+def choice_word(label: str) -> str:
+    """How a label is said to a customer ("bad", not "negative")."""
+    friendly = FRIENDLY.get(label)
+    return friendly.split(" ", 1)[1].lower() if friendly else label.replace("_", " ")
+
+
+def _with_id(reply: Reply, message_id: int) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, message_id=message_id)
+
+
+__all__ = ["Bot", "Reply", "InputError", "Pending", "clean_text"]

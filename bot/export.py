@@ -1,4 +1,11 @@
-"""`feedbackbot export`: the stored feedback as CSV/JSONL, including a labelled file for the next fine-tune."""
+"""`feedbackbot export`: the stored feedback as CSV/JSONL, including a labelled file for the next fine-tune.
+
+The labelled file holds only labels someone really gave, with their provenance in ``source``:
+``operator`` (wins), ``customer_button``, ``customer_text`` — the latest human correction of each message. The
+model's own predictions are training data only when asked for (``include_model``), and then only its confident
+("high" band) ones unless ``min_confidence`` says otherwise; they are marked ``model``. Answer turns ("yes",
+"👎 Bad") and messages the customer withdrew are never training data.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,33 @@ from pathlib import Path
 
 from finetune.data import jsonl_line
 
+from .policy import HIGH, HUMAN_SOURCES, MODEL
 from .store import Store
 
-FULL_COLUMNS = ["id", "conversation_id", "channel", "created_at", "text", "label", "confidence", "band",
-                "template", "reply", "ticket", "correction", "rating", "latency_ms", "model_version", "probabilities"]
+FULL_COLUMNS = ["id", "conversation_id", "channel", "kind", "created_at", "text", "label", "label_source",
+                "confidence", "band", "template", "reply", "ticket", "correction", "correction_source", "rating",
+                "withdrawn", "latency_ms", "model_version", "probabilities"]
+LABELLED_COLUMNS = ["text", "label", "source"]
 
 
-def export(store: Store, out: Path, labelled: bool = False) -> int:
-    """Write all messages to ``out`` (.csv or .jsonl). ``labelled``: columns text,label,source where a
-    customer's correction overrides the model's prediction — `feedbackbot finetune --data` reads it as is."""
+def labelled_row(row: dict, include_model: bool = False, min_confidence: float | None = None) -> dict | None:
+    """The training row for one stored message, or None when it carries no label we trust."""
+    if row["withdrawn"] or row["kind"] == "answer":
+        return None
+    if row["correction"] is not None and row["correction_source"] in HUMAN_SOURCES:
+        return {"text": row["text"], "label": row["correction"], "source": row["correction_source"]}
+    if include_model and row["label"] is not None and row["label_source"] == MODEL:
+        confident = (row["band"] == HIGH if min_confidence is None
+                     else (row["confidence"] or 0.0) >= min_confidence)
+        if confident:
+            return {"text": row["text"], "label": row["label"], "source": MODEL}
+    return None
+
+
+def export(store: Store, out: Path, labelled: bool = False, include_model: bool = False,
+           min_confidence: float | None = None) -> int:
+    """Write messages to ``out`` (.csv or .jsonl): all of them, or (``labelled``) text,label,source rows that
+    `feedbackbot finetune --data` reads as is."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
@@ -26,14 +51,13 @@ def export(store: Store, out: Path, labelled: bool = False) -> int:
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
         writer = None
         if suffix == ".csv":
-            writer = csv.DictWriter(fh, fieldnames=["text", "label", "source"] if labelled else FULL_COLUMNS)
+            writer = csv.DictWriter(fh, fieldnames=LABELLED_COLUMNS if labelled else FULL_COLUMNS)
             writer.writeheader()
         for row in store.iter_messages():
             if labelled:
-                if row["label"] is None and row["correction"] is None:
+                row = labelled_row(row, include_model, min_confidence)
+                if row is None:
                     continue
-                row = {"text": row["text"], "label": row["correction"] or row["label"],
-                       "source": "correction" if row["correction"] else "prediction"}
             elif writer is not None:
                 row = {**row, "probabilities": json.dumps(row["probabilities"])}
             if writer is None:
@@ -43,3 +67,4 @@ def export(store: Store, out: Path, labelled: bool = False) -> int:
             n += 1
     tmp.replace(out)
     return n
+

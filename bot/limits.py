@@ -70,12 +70,12 @@ class ReplyGate:
         self.slots = threading.BoundedSemaphore(max(1, limits.max_concurrent_replies))
         self.queue_timeout_s = limits.queue_timeout_s
 
-    def reply(self, bot, session: str, text: str, channel: str, client: str | None):
+    def reply(self, bot, session: str, text: str, channel: str, client: str | None, **turn):
         self.per_ip.check(client or "unknown")
         self.per_session.check(session)
         if not self.slots.acquire(timeout=self.queue_timeout_s):
             raise Overloaded("the bot is busy right now; please try again in a moment", retry_after=2.0)
         try:
-            return bot.reply(session, text, channel)
+            return bot.reply(session, text, channel, **turn)
         finally:
             self.slots.release()

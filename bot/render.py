@@ -8,6 +8,7 @@ deterministically per message so replies do not repeat word for word. Lookup for
 
 from __future__ import annotations
 
+import html
 import importlib.resources
 import re
 from dataclasses import dataclass
@@ -41,8 +42,8 @@ def sample_context(labels: list[str]) -> dict:
     label = labels[0]
     return {"text": "<b>sample</b> {{ 7*7 }}", "label": label, "leaning": label, "confidence": 0.9,
             "probabilities": {name: 1 / len(labels) for name in labels}, "ticket": "FB-TEST01",
-            "choices": labels, "business_name": "ACME", "review_url": "https://example.com/review",
-            "ask_review": True, "handoff": True}
+            "ticket_is_new": True, "choices": ["bad", "okay", "good"], "business_name": "ACME",
+            "review_url": "https://example.com/review", "ask_review": True, "handoff": True}
 
 
 class Renderer:
@@ -69,6 +70,11 @@ class Renderer:
         self._compiled = {(key, escape, i): self._envs[escape].from_string(src)
                           for key, variants in self._variants.items() for i, src in enumerate(variants)
                           for escape in (False, True)}
+
+    @staticmethod
+    def escape(text: str) -> str:
+        """A stored plain-text reply as HTML (replayed and restored replies)."""
+        return html.escape(text, quote=True)
 
     def keys(self) -> list[str]:
         return sorted(self._variants)

@@ -3,6 +3,16 @@
 SQLAlchemy 2. SQLite by default (a file in the user data dir, WAL journal, synchronous=FULL so an acknowledged
 message survives a crash), PostgreSQL by URL (``FEEDBACKBOT_DB_URL=postgresql+psycopg://user:pw@host/db``)
 for several bot replicas sharing one store.
+
+What is stored must be true, because it is the next fine-tune's training data:
+- every label carries its provenance (``messages.label_source`` = model; ``corrections.source`` = customer_button,
+  customer_text or operator);
+- a rating is the message's current state (up, down or none), not a stream of clicks;
+- a conversation has at most one open hand-off ticket (a partial unique index enforces it under concurrency);
+- a client's retry of the same message (same ``client_message_id``) is stored once (a unique index);
+- messages the customer took back (undo, edit, a cleared chat) are marked withdrawn, never deleted, and lose their
+  rating and the corrections they made.
+Every write that names a message checks that it belongs to the caller's conversation.
 """
 
 from __future__ import annotations
@@ -14,11 +24,13 @@ from pathlib import Path
 from typing import Iterator
 
 import platformdirs
-from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, func, insert,
-                        bindparam, select, update)
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, and_, bindparam, or_,
+                        create_engine, delete, event, func, insert, select, update)
+from sqlalchemy import text as sql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from .policy import Pending
+from .policy import CUSTOMER_BUTTON, CUSTOMER_TEXT, HUMAN_SOURCES, OPERATOR, Pending
 
 
 def _now() -> datetime:
@@ -31,10 +43,12 @@ class Base(DeclarativeBase):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)     # sessions.conversation_id(token)
     channel: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    pending_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The open question (policy.Pending): the reply of message `pending_asked_in` asks about `pending_target_id`.
+    pending_target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pending_asked_in: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pending_leaning: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pending_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
@@ -44,8 +58,10 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)   # feedback | answer (to a question)
     text: Mapped[str] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    label_source: Mapped[str | None] = mapped_column(String(16), nullable=True)   # "model" when label is set
     probabilities: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     band: Mapped[str | None] = mapped_column(String(8), nullable=True)
@@ -54,15 +70,17 @@ class Message(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(128))
     ticket: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    client_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    in_reply_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)              # +1 up, -1 down, NULL none
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class Rating(Base):
-    __tablename__ = "ratings"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    value: Mapped[int] = mapped_column(Integer)          # +1 thumbs up, -1 thumbs down
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # A retry (same client id) is stored once; a withdrawn message no longer holds its id, so a customer who undid
+    # a message and typed the same words again is heard again.
+    __table_args__ = (Index("ux_messages_client_id", "conversation_id", "client_message_id", unique=True,
+                            sqlite_where=sql("client_message_id IS NOT NULL AND withdrawn_at IS NULL"),
+                            postgresql_where=sql("client_message_id IS NOT NULL AND withdrawn_at IS NULL")),)
 
 
 class Correction(Base):
@@ -70,7 +88,9 @@ class Correction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     label: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(32))      # clarification | customer | api
+    source: Mapped[str] = mapped_column(String(32))      # customer_button | customer_text | operator (| legacy-*)
+    by_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # the answer turn
+    operator: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -79,32 +99,48 @@ class Ticket(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")     # open | closed | withdrawn
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    __table_args__ = (Index("ux_tickets_one_open", "conversation_id", unique=True,
+                            sqlite_where=sql("status = 'open'"), postgresql_where=sql("status = 'open'")),)
 
 
-_conversations, _messages = Conversation.__table__, Message.__table__
-_PENDING = select(_conversations.c.pending_message_id, _conversations.c.pending_leaning,
-                  _conversations.c.pending_kind).where(_conversations.c.id == bindparam("cid"))
-_LAST_MESSAGE = (select(_messages.c.id, _messages.c.label).where(_messages.c.conversation_id == bindparam("cid"))
+_conversations, _messages, _tickets = Conversation.__table__, Message.__table__, Ticket.__table__
+_STATE = select(_conversations.c.pending_target_id, _conversations.c.pending_asked_in, _conversations.c.pending_leaning,
+                _conversations.c.pending_kind).where(_conversations.c.id == bindparam("cid"))
+_LAST_MESSAGE = (select(_messages.c.id).where(_messages.c.conversation_id == bindparam("cid"))
                  .order_by(_messages.c.id.desc()).limit(1))
+_OPEN_TICKET = select(_tickets.c.id).where(_tickets.c.conversation_id == bindparam("cid"),
+                                           _tickets.c.status == "open").limit(1)
+_BY_CLIENT_ID = select(_messages).where(_messages.c.conversation_id == bindparam("cid"),
+                                        _messages.c.client_message_id == bindparam("client_id"),
+                                        _messages.c.withdrawn_at.is_(None))
 _INSERT_CONVERSATION = insert(_conversations)
 _INSERT_MESSAGE = insert(_messages)
-_INSERT_TICKET = insert(Ticket.__table__)
+_INSERT_TICKET = insert(_tickets)
 _INSERT_CORRECTION = insert(Correction.__table__)
 _SET_PENDING = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(
-    pending_message_id=bindparam("message_id"), pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"))
+    pending_target_id=bindparam("target"), pending_asked_in=bindparam("asked_in"),
+    pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"))
 
 
 class StoreError(RuntimeError):
     """The store is unreachable or a referenced row does not exist."""
 
 
+class NotFound(StoreError):
+    """No such message in the caller's conversation (also when it exists in another one: never say which)."""
+
+
+class DuplicateTurn(StoreError):
+    """Another request stored this turn first (same client_message_id, or a second open ticket); retry the turn."""
+
+
 @dataclass(frozen=True)
 class ConversationState:
     pending: Pending | None
     last_message_id: int | None
-    last_label: str | None
+    open_ticket: str | None
 
 
 @dataclass(frozen=True)
@@ -112,17 +148,21 @@ class TurnRecord:
     conversation_id: str
     channel: str
     text: str
-    label: str | None
+    kind: str                                  # feedback | answer
+    label: str | None                          # the model's label (feedback turns)
     probabilities: dict | None
     band: str | None
     template: str
     reply: str
     latency_ms: float
     model_version: str
-    ticket: str | None                         # hand-off ticket opened by this turn
-    correction: tuple[int, str] | None
-    pending_after: Pending | None
-    pending_on_self: tuple[str, str] | None     # (leaning, kind): wait for an answer about this very message
+    ticket: str | None = None                  # the hand-off ticket this turn belongs to
+    ticket_is_new: bool = False                # ...which this turn opens
+    correction: tuple[int, str, str] | None = None   # (target message id, label, source)
+    ask: tuple[str, str] | None = None         # (kind, leaning): this reply asks a question
+    ask_target: int | None = None              # the message it asks about (None: this very message)
+    client_message_id: str | None = None
+    in_reply_to: int | None = None
 
 
 def default_url() -> str:
@@ -137,6 +177,8 @@ def new_ticket_id() -> str:
 
 class Store:
     def __init__(self, url: str = ""):
+        from .store_migrations import upgrade
+
         self.url = url or default_url()
         if self.url.startswith("sqlite"):
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -144,9 +186,10 @@ class Store:
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         try:
-            Base.metadata.create_all(self.engine)
+            upgrade(self.engine, Base.metadata)
         except Exception as exc:
-            raise StoreError(f"cannot open the feedback store {self.engine.url!r}: {exc}") from None
+            raise StoreError(f"cannot open the feedback store "
+                             f"{self.engine.url.render_as_string(hide_password=True)!r}: {exc}") from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -158,63 +201,129 @@ class Store:
 
     def state(self, conversation_id: str) -> ConversationState:
         with self.engine.connect() as conn:
-            conv = conn.execute(_PENDING, {"cid": conversation_id}).first()
-            last = conn.execute(_LAST_MESSAGE, {"cid": conversation_id}).first()
+            conv = conn.execute(_STATE, {"cid": conversation_id}).first()
+            last = conn.execute(_LAST_MESSAGE, {"cid": conversation_id}).scalar()
+            ticket = conn.execute(_OPEN_TICKET, {"cid": conversation_id}).scalar()
         pending = None
-        if conv is not None and conv.pending_message_id is not None:
-            pending = Pending(conv.pending_message_id, conv.pending_leaning or "", conv.pending_kind or "clarify")
-        return ConversationState(pending, last[0] if last else None, last[1] if last else None)
+        if conv is not None and conv.pending_target_id is not None and conv.pending_asked_in is not None:
+            pending = Pending(conv.pending_target_id, conv.pending_asked_in, conv.pending_leaning or "",
+                              conv.pending_kind or "confirm")
+        return ConversationState(pending, last, ticket)
+
+    def exists(self, conversation_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(_STATE, {"cid": conversation_id}).first() is not None
+
+    def create_conversation(self, conversation_id: str, channel: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(_INSERT_CONVERSATION, {"id": conversation_id, "channel": channel})
+
+    def find_turn(self, conversation_id: str, client_message_id: str) -> dict | None:
+        """The stored turn a client already sent under this id (a retry), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_BY_CLIENT_ID, {"cid": conversation_id, "client_id": client_message_id}).first()
+        return None if row is None else dict(row._mapping)
 
     def record_turn(self, turn: TurnRecord) -> int:
-        """Store one exchange atomically: message, ticket, correction and the conversation's pending state."""
+        """Store one exchange atomically: message, ticket, correction and the conversation's open question.
+
+        Raises DuplicateTurn when a concurrent request stored the same client message id or opened the
+        conversation's ticket first; the caller re-reads the state and answers again.
+        """
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(_STATE, {"cid": turn.conversation_id}).first() is None:
+                    conn.execute(_INSERT_CONVERSATION, {"id": turn.conversation_id, "channel": turn.channel})
+                message_id = conn.execute(_INSERT_MESSAGE, {
+                    "conversation_id": turn.conversation_id, "channel": turn.channel, "kind": turn.kind,
+                    "text": turn.text, "label": turn.label, "label_source": "model" if turn.label else None,
+                    "probabilities": turn.probabilities,
+                    "confidence": max(turn.probabilities.values()) if turn.probabilities else None,
+                    "band": turn.band, "template": turn.template, "reply": turn.reply,
+                    "latency_ms": turn.latency_ms, "model_version": turn.model_version, "ticket": turn.ticket,
+                    "client_message_id": turn.client_message_id, "in_reply_to": turn.in_reply_to,
+                }).inserted_primary_key[0]
+                if turn.ticket and turn.ticket_is_new:
+                    conn.execute(_INSERT_TICKET, {"id": turn.ticket, "message_id": message_id, "status": "open",
+                                                  "conversation_id": turn.conversation_id})
+                if turn.correction:
+                    target, label, source = turn.correction
+                    conn.execute(_INSERT_CORRECTION, {"message_id": target, "label": label, "source": source,
+                                                      "by_message_id": message_id})
+                kind, leaning = turn.ask or (None, None)
+                conn.execute(_SET_PENDING, {"cid": turn.conversation_id,
+                                            "target": (turn.ask_target or message_id) if kind else None,
+                                            "asked_in": message_id if kind else None,
+                                            "leaning": leaning, "kind": kind})
+                return message_id
+        except IntegrityError as exc:
+            raise DuplicateTurn(str(exc.orig)) from None
+
+    # --- what a customer's client may do with its own conversation --------------------------------------------
+
+    def set_rating(self, conversation_id: str, message_id: int, value: int) -> None:
+        """Set a message's rating: +1, -1, or 0 (none). Idempotent."""
+        if value not in (1, 0, -1) or isinstance(value, bool):
+            raise ValueError("rating must be 1, -1 or 0")
         with self.engine.begin() as conn:
-            if conn.execute(_PENDING, {"cid": turn.conversation_id}).first() is None:
-                conn.execute(_INSERT_CONVERSATION, {"id": turn.conversation_id, "channel": turn.channel})
-            message_id = conn.execute(_INSERT_MESSAGE, {
-                "conversation_id": turn.conversation_id, "channel": turn.channel, "text": turn.text,
-                "label": turn.label, "probabilities": turn.probabilities,
-                "confidence": max(turn.probabilities.values()) if turn.probabilities else None,
-                "band": turn.band, "template": turn.template, "reply": turn.reply, "latency_ms": turn.latency_ms,
-                "model_version": turn.model_version, "ticket": turn.ticket}).inserted_primary_key[0]
-            if turn.ticket:
-                conn.execute(_INSERT_TICKET, {"id": turn.ticket, "message_id": message_id,
-                                              "conversation_id": turn.conversation_id})
-            if turn.correction:
-                conn.execute(_INSERT_CORRECTION, {"message_id": turn.correction[0], "label": turn.correction[1],
-                                                  "source": "clarification"})
-            pending = turn.pending_after
-            if turn.pending_on_self:
-                pending = Pending(message_id, *turn.pending_on_self)
-            conn.execute(_SET_PENDING, {"cid": turn.conversation_id,
-                                        "message_id": pending.message_id if pending else None,
-                                        "leaning": pending.leaning if pending else None,
-                                        "kind": pending.kind if pending else None})
-            return message_id
+            done = conn.execute(update(_messages).where(
+                _messages.c.id == message_id, _messages.c.conversation_id == conversation_id,
+                _messages.c.withdrawn_at.is_(None)).values(rating=value or None, rated_at=_now() if value else None))
+            if done.rowcount == 0:
+                raise NotFound(f"no message {message_id} in this conversation")
 
-    def _require_message(self, s: Session, message_id: int) -> Message:
-        msg = s.get(Message, message_id)
-        if msg is None:
-            raise StoreError(f"no message {message_id}")
-        return msg
+    def add_correction(self, message_id: int, label: str, source: str, conversation_id: str | None = None,
+                       operator: str | None = None) -> None:
+        """Record the label a message really has. Customers (``conversation_id`` given) may correct only their
+        own, visible, feedback messages; operators (``operator``) any message."""
+        if source not in HUMAN_SOURCES:
+            raise ValueError(f"unknown correction source {source!r}")
+        with self.engine.begin() as conn:
+            where = [_messages.c.id == message_id]
+            if conversation_id is not None:
+                where += [_messages.c.conversation_id == conversation_id, _messages.c.withdrawn_at.is_(None),
+                          or_(_messages.c.kind.is_(None), _messages.c.kind != "answer")]
+            if conn.execute(select(_messages.c.id).where(*where)).first() is None:
+                raise NotFound(f"no message {message_id} in this conversation")
+            conn.execute(_INSERT_CORRECTION, {"message_id": message_id, "label": label, "source": source,
+                                              "operator": operator})
 
-    def add_rating(self, message_id: int, value: int) -> None:
-        if value not in (1, -1):
-            raise ValueError("rating must be +1 or -1")
-        with self._session.begin() as s:
-            self._require_message(s, message_id)
-            s.add(Rating(message_id=message_id, value=value))
+    def history(self, conversation_id: str) -> list[dict]:
+        """The conversation as its customer sees it: visible messages, oldest first."""
+        cols = (_messages.c.id, _messages.c.text, _messages.c.reply, _messages.c.template, _messages.c.ticket,
+                _messages.c.rating, _messages.c.created_at, _messages.c.client_message_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(_messages.c.conversation_id == conversation_id,
+                                                    _messages.c.withdrawn_at.is_(None))
+                                .order_by(_messages.c.id)).all()
+        return [dict(r._mapping) for r in rows]
 
-    def add_correction(self, message_id: int, label: str, source: str = "api") -> None:
-        with self._session.begin() as s:
-            self._require_message(s, message_id)
-            s.add(Correction(message_id=message_id, label=label, source=source))
+    def withdraw(self, conversation_id: str, message_ids: list[int]) -> int:
+        """Mark messages the customer took back (undo, edit, a cleared chat): they stay stored, lose their rating
+        and the corrections they made; a ticket none of the remaining messages belongs to is withdrawn; an open
+        question they asked is closed. Returns how many messages were withdrawn."""
+        if not message_ids:
+            return 0
+        m = _messages.c
+        with self.engine.begin() as conn:
+            ids = conn.execute(select(m.id).where(m.conversation_id == conversation_id, m.id.in_(message_ids),
+                                                  m.withdrawn_at.is_(None))).scalars().all()
+            if not ids:
+                return 0
+            conn.execute(update(_messages).where(m.id.in_(ids)).values(withdrawn_at=_now(), rating=None,
+                                                                       rated_at=None))
+            conn.execute(delete(Correction.__table__).where(Correction.__table__.c.by_message_id.in_(ids)))
+            for ticket in conn.execute(select(_tickets.c.id).where(_tickets.c.conversation_id == conversation_id,
+                                                                   _tickets.c.message_id.in_(ids))).scalars():
+                still = conn.execute(select(func.count()).where(m.ticket == ticket, m.withdrawn_at.is_(None))).scalar()
+                if not still:
+                    conn.execute(update(_tickets).where(_tickets.c.id == ticket).values(status="withdrawn"))
+            conn.execute(_SET_PENDING.where(and_(_conversations.c.pending_asked_in.in_(ids) |
+                                                 _conversations.c.pending_target_id.in_(ids))),
+                         {"cid": conversation_id, "target": None, "asked_in": None, "leaning": None, "kind": None})
+            return len(ids)
 
-    def find_reply(self, conversation_id: str, reply: str) -> int | None:
-        """Id of the latest message in a conversation whose stored reply is ``reply``."""
-        with self._session() as s:
-            return s.execute(select(Message.id).where(Message.conversation_id == conversation_id,
-                                                      Message.reply == reply)
-                             .order_by(Message.id.desc()).limit(1)).scalar()
+    # --- reading --------------------------------------------------------------------------------------------------
 
     def get_message(self, message_id: int) -> Message | None:
         with self._session() as s:
@@ -225,28 +334,36 @@ class Store:
             return s.execute(select(func.count()).select_from(table)).scalar_one()
 
     def iter_messages(self, batch: int = 1000) -> Iterator[dict]:
-        """Every message with its latest correction and its ratings sum, oldest first."""
+        """Every message with the correction that counts (and its source), oldest first: an operator's latest
+        label wins over a customer's, a customer's latest over a legacy one (see store_migrations)."""
         last_id = 0
         while True:
             with self._session() as s:
-                rows = s.execute(select(Message).where(Message.id > last_id).order_by(Message.id).limit(batch)).scalars().all()
+                rows = s.execute(select(Message).where(Message.id > last_id).order_by(Message.id)
+                                 .limit(batch)).scalars().all()
                 if not rows:
                     return
                 ids = [m.id for m in rows]
-                corrections = {}
-                for c in s.execute(select(Correction).where(Correction.message_id.in_(ids)).order_by(Correction.id)).scalars():
-                    corrections[c.message_id] = c.label
-                ratings: dict[int, int] = {}
-                for r in s.execute(select(Rating).where(Rating.message_id.in_(ids))).scalars():
-                    ratings[r.message_id] = ratings.get(r.message_id, 0) + r.value
+                corrections: dict[int, Correction] = {}
+                for c in s.execute(select(Correction).where(Correction.message_id.in_(ids))
+                                   .order_by(Correction.id)).scalars():
+                    held = corrections.get(c.message_id)
+                    if held is None or _rank(c.source) >= _rank(held.source):
+                        corrections[c.message_id] = c
             for m in rows:
-                yield {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "text": m.text,
-                       "label": m.label, "confidence": m.confidence, "probabilities": m.probabilities,
-                       "band": m.band, "template": m.template, "reply": m.reply, "latency_ms": m.latency_ms,
-                       "model_version": m.model_version, "ticket": m.ticket,
+                c = corrections.get(m.id)
+                yield {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "kind": m.kind,
+                       "text": m.text, "label": m.label, "label_source": m.label_source, "confidence": m.confidence,
+                       "probabilities": m.probabilities, "band": m.band, "template": m.template, "reply": m.reply,
+                       "latency_ms": m.latency_ms, "model_version": m.model_version, "ticket": m.ticket,
                        "created_at": m.created_at.isoformat() if m.created_at else None,
-                       "correction": corrections.get(m.id), "rating": ratings.get(m.id)}
+                       "correction": c.label if c else None, "correction_source": c.source if c else None,
+                       "rating": m.rating, "withdrawn": m.withdrawn_at is not None}
             last_id = ids[-1]
+
+
+def _rank(source: str) -> int:
+    return {OPERATOR: 2, CUSTOMER_BUTTON: 1, CUSTOMER_TEXT: 1}.get(source, 0)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

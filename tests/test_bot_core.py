@@ -1,6 +1,7 @@
 import pytest
 
 from bot.core import InputError
+from bot.sessions import conversation_id
 from bot.store import Correction, Message, Ticket
 
 from conftest import ALWAYS_HIGH, ALWAYS_LOW, make_bot, text_predicted_as
@@ -17,7 +18,8 @@ def test_reply_classifies_renders_and_stores_everything(tiny_model_dir, db):
     assert abs(sum(r.prediction.probabilities.values()) - 1) < 1e-6
     assert r.prediction.label in bot.classifier.labels and r.text and r.template
     row = next(bot.store.iter_messages())
-    assert row["id"] == r.message_id and row["conversation_id"] == "s1" and row["channel"] == "api"
+    assert row["id"] == r.message_id and row["conversation_id"] == conversation_id("s1") != "s1"
+    assert row["channel"] == "api" and row["kind"] == "feedback" and row["label_source"] == "model"
     assert row["text"] == "the delivery was late again" and row["reply"] == r.text
     assert row["label"] == r.prediction.label and row["template"] == r.template
     assert row["probabilities"] == pytest.approx(r.prediction.probabilities)
@@ -44,22 +46,28 @@ def test_confident_positive_thanks_without_ticket(tiny_model_dir, db):
 def test_unsure_bot_asks_then_records_the_customers_answer_as_a_correction(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s4", "the flight was, well, a flight")
-    assert first.band == "low" and first.template.endswith("_low") or first.template == "clarify"
-    assert bot.store.state("s4").pending.message_id == first.message_id
-    answer = bot.reply("s4", "it was bad")
-    assert answer.correction == (first.message_id, "negative")
-    assert answer.template == "negative_high" and answer.ticket
-    assert bot.store.state("s4").pending is None
+    assert first.band == "low" and first.quick_replies
+    pending = bot.store.state(conversation_id("s4")).pending
+    assert pending.target_id == pending.asked_in == first.message_id
+    answer = bot.reply("s4", "it was bad", in_reply_to=first.message_id)
+    assert answer.correction == (first.message_id, "negative", "customer_text") and answer.kind == "answer"
+    assert answer.template == "negative_high" and answer.ticket and answer.prediction is None
+    assert bot.store.state(conversation_id("s4")).pending is None
     rows = list(bot.store.iter_messages())
-    assert rows[0]["correction"] == "negative"
+    assert rows[0]["correction"] == "negative" and rows[1]["label"] is None
     assert bot.store.count(Correction) == 1
 
 
-def test_you_got_it_wrong_records_the_meant_label(tiny_model_dir, db):
-    bot = make_bot(tiny_model_dir, db, **ALWAYS_HIGH)
+def test_no_to_the_question_asks_which_and_a_button_answers_it(tiny_model_dir, db):
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s5", text_predicted_as(bot.classifier, "negative"))
-    fix = bot.reply("s5", "you got it wrong, I was happy")
-    assert fix.correction == (first.message_id, "positive") and fix.template == "positive_high"
+    assert first.template == "negative_low" and [q.payload for q in first.quick_replies] == ["yes", "no"]
+    no = bot.reply("s5", "No", in_reply_to=first.message_id, quick_reply="no")
+    assert no.template == "correction" and no.correction is None and not no.ticket
+    assert [q.payload for q in no.quick_replies] == ["label:negative", "label:neutral", "label:positive"]
+    assert "negative" not in no.text and "positive" not in no.text     # nobody is asked to pick our label names
+    fix = bot.reply("s5", "👍 Good", in_reply_to=no.message_id, quick_reply="label:positive")
+    assert fix.correction == (first.message_id, "positive", "customer_button") and fix.template == "positive_high"
 
 
 @pytest.mark.parametrize("text,status,fragment", [
@@ -85,12 +93,14 @@ def test_text_is_stored_exactly_as_received(tiny_model_dir, db):
 def test_rate_and_correct_validate(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db)
     r = bot.reply("s8", "ok")
-    bot.rate(r.message_id, -1)
+    bot.rate("s8", r.message_id, -1)
     with pytest.raises(InputError, match="unknown label"):
-        bot.correct(r.message_id, "furious")
-    bot.correct(r.message_id, "neutral")
+        bot.correct("s8", r.message_id, "furious")
+    with pytest.raises(InputError, match="rating value"):
+        bot.rate("s8", r.message_id, True)
+    bot.correct("s8", r.message_id, "neutral")
     row = next(bot.store.iter_messages())
-    assert row["rating"] == -1 and row["correction"] == "neutral"
+    assert row["rating"] == -1 and row["correction"] == "neutral" and row["correction_source"] == "customer_button"
 
 
 def test_bot_refuses_to_start_on_broken_templates(tiny_model_dir, db, tmp_path):
@@ -114,11 +124,11 @@ def test_export_labelled_file_feeds_finetune(tiny_model_dir, db, tmp_path):
 
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s9", "the seat was broken and the crew ignored me")
-    bot.reply("s9", "terrible")                      # answer -> correction to negative
+    bot.reply("s9", "terrible", in_reply_to=first.message_id)     # answer -> correction to negative
     other = bot.reply("s10", "thanks, all good")
-    bot.correct(other.message_id, "positive")
+    bot.correct("s10", other.message_id, "positive")
     out = tmp_path / "labelled.csv"
-    assert export(bot.store, out, labelled=True) == 3
+    assert export(bot.store, out, labelled=True) == 2       # only labels a customer gave; answers are not data
     ds, labels, _ = load_labelled(DataConfig(path=str(out), labels=bot.classifier.labels))
     by_text = {t: labels[l] for t, l in zip(ds["text"], ds["label"])}
     assert by_text["the seat was broken and the crew ignored me"] == "negative"

@@ -3,8 +3,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import PolicyConfig
-from bot.policy import (HIGH, LOW, Pending, Prediction, band, decide_prediction, decide_turn, label_named,
-                        read_answer, threshold_for)
+from bot.policy import (CONFIRM, CUSTOMER_BUTTON, CUSTOMER_TEXT, HIGH, LOW, WHICH, Answer, Pending, Prediction,
+                        band, decide_answer, decide_prediction, open_question, quick_replies, read_answer,
+                        read_button, threshold_for)
 
 LABELS = ["negative", "neutral", "positive"]
 CFG = PolicyConfig(default_threshold=0.8, ambiguity_margin=0.15)
@@ -36,7 +37,7 @@ def test_policy_table(probs, cfg_thr, model_thr, expected):
     cfg = PolicyConfig(thresholds=cfg_thr, default_threshold=0.8, ambiguity_margin=0.15)
     d = decide_prediction(pred(*probs), cfg, model_thr)
     assert (d.template, d.band, d.handoff, d.ask_review) == expected
-    assert d.ask_about_self == (d.band == LOW)
+    assert (d.ask is not None) == (d.band == LOW)
     assert d.correction is None
 
 
@@ -47,50 +48,55 @@ def test_threshold_precedence():
     assert threshold_for("positive", cfg, {}) == 0.9
 
 
-@pytest.mark.parametrize("text,leaning,expected", [
-    ("yes", "negative", "negative"), ("Yeah that's right", "positive", "positive"),
-    ("no", "negative", None), ("it was bad", "positive", "negative"), ("great!", "negative", "positive"),
-    ("neutral", "negative", "neutral"), ("not good", "positive", None), ("hmm", "negative", None),
-    ("No, it was terrible, the staff were rude and the food was cold", "positive", "negative"),
-    ("love the new app, checkout is quick and the delivery was on time", "negative", None),  # a new message
+CONFIRM_Q = Pending(target_id=7, asked_in=7, leaning="negative", kind=CONFIRM)
+WHICH_Q = Pending(target_id=7, asked_in=9, leaning="negative", kind=WHICH)
+
+
+@pytest.mark.parametrize("text,question,expected", [
+    # yes / no only answer "did I get that right?"
+    ("yes", CONFIRM_Q, ("yes", "negative")), ("Yeah that's right!", CONFIRM_Q, ("yes", "negative")),
+    ("no", CONFIRM_Q, ("no", None)), ("yes", WHICH_Q, None), ("no", WHICH_Q, None),
+    # a message that names a label and nothing else
+    ("it was bad", CONFIRM_Q, ("label", "negative")), ("great!", CONFIRM_Q, ("label", "positive")),
+    ("Neutral.", WHICH_Q, ("label", "neutral")), ("it was really okay", WHICH_Q, ("label", "neutral")),
+    ("👍", WHICH_Q, ("label", "positive")), ("no, it was good", CONFIRM_Q, ("label", "positive")),
+    ("yes it was terrible", CONFIRM_Q, ("label", "negative")),
+    # negation, contradiction, anything more: a new message, never a relabel
+    ("not good", CONFIRM_Q, None), ("wasn't bad", WHICH_Q, None), ("hmm", CONFIRM_Q, None), ("Hi", CONFIRM_Q, None),
+    ("yes, it was good", CONFIRM_Q, None), ("no it was bad", CONFIRM_Q, None), ("good but also bad", WHICH_Q, None),
+    ("love the app but login is slow", CONFIRM_Q, None), ("What are your opening hours?", WHICH_Q, None),
+    ("They gave me the wrong meal and I'm allergic to nuts!", CONFIRM_Q, None),
+    ("The invoice amount is incorrect and I was charged twice", CONFIRM_Q, None),
+    ("No, it was terrible, the staff were rude and the food was cold", CONFIRM_Q, None),
 ])
-def test_reading_answers_to_a_clarifying_question(text, leaning, expected):
-    assert read_answer(text, Pending(7, leaning), LABELS) == expected
+def test_only_unambiguous_answers_are_read(text, question, expected):
+    answer = read_answer(text, question, LABELS)
+    assert (None if answer is None else (answer.kind, answer.label)) == expected
+    assert answer is None or answer.source == CUSTOMER_TEXT
 
 
-def test_answer_to_clarification_records_a_correction_and_replies_for_that_label():
-    d = decide_turn("it was bad", pred(0.3, 0.4, 0.3), Pending(7, "neutral"), 7, "neutral", LABELS, CFG, {})
-    assert d.correction == (7, "negative") and d.template == "negative_high" and d.handoff
-    assert d.pending is None
+def test_buttons_are_exactly_the_offered_payloads():
+    assert read_button("yes", CONFIRM_Q, LABELS) == Answer("yes", "negative", CUSTOMER_BUTTON)
+    assert read_button("label:positive", WHICH_Q, LABELS) == Answer("label", "positive", CUSTOMER_BUTTON)
+    assert read_button("label:positive", CONFIRM_Q, LABELS) is None      # not offered with that question
+    assert read_button("label:ecstatic", WHICH_Q, LABELS) is None
+    assert [q.payload for q in quick_replies(WHICH, LABELS)] == ["label:negative", "label:neutral", "label:positive"]
+    assert not any(label in q.text.lower() for q in quick_replies(WHICH, LABELS) for label in LABELS)
 
 
-def test_unclear_answer_is_treated_as_a_new_message():
-    d = decide_turn("hmm", pred(0.05, 0.9, 0.05), Pending(7, "negative"), 7, "negative", LABELS, CFG, {})
-    assert d.correction is None and d.template == "neutral_high"
+def test_a_question_counts_only_when_it_is_the_reply_being_answered():
+    assert open_question(CONFIRM_Q, 7) == CONFIRM_Q
+    assert open_question(CONFIRM_Q, 8) is None and open_question(CONFIRM_Q, None) is None
+    assert open_question(None, 7) is None
 
 
-def test_customer_says_the_bot_was_wrong_with_and_without_the_right_label():
-    d = decide_turn("you got it wrong, I'm actually happy", pred(0.2, 0.2, 0.6), None, 11, "negative", LABELS, CFG, {})
-    assert d.correction == (11, "positive") and d.template == "positive_high"
-    d = decide_turn("that's wrong", pred(0.6, 0.3, 0.1), None, 11, "negative", LABELS, CFG, {})
-    assert d.template == "correction" and d.correction is None
-    assert d.pending == Pending(11, "negative", "correction")
-    # "yes" does not confirm the leaning after a complaint about the bot; only a named label does
-    assert read_answer("yes", d.pending, LABELS) is None
-    assert read_answer("neutral", d.pending, LABELS) == "neutral"
-
-
-def test_wrong_without_history_is_just_a_message():
-    d = decide_turn("wrong size delivered", pred(0.95, 0.03, 0.02), None, None, None, LABELS, CFG, {})
-    assert d.template == "negative_high" and d.correction is None
-
-
-def test_label_named_uses_synonyms_and_refuses_mixed():
-    assert label_named("absolutely awful", LABELS) == "negative"
-    assert label_named("good but also bad", LABELS) is None
-    assert label_named("so-so", LABELS) == "neutral"
-    assert label_named("joyful", ["anger", "joy"]) is None
-    assert label_named("joy", ["anger", "joy"]) == "joy"
+def test_answers_become_decisions_with_provenance():
+    d = decide_answer(Answer("yes", "negative", CUSTOMER_TEXT), CONFIRM_Q, CFG)
+    assert d.correction == (7, "negative", CUSTOMER_TEXT) and d.template == "negative_high" and d.handoff
+    d = decide_answer(Answer("no", None, CUSTOMER_BUTTON), CONFIRM_Q, CFG)
+    assert d.correction is None and d.template == "correction" and d.ask == WHICH and not d.handoff
+    d = decide_answer(Answer("label", "positive", CUSTOMER_BUTTON), WHICH_Q, CFG)
+    assert d.correction == (7, "positive", CUSTOMER_BUTTON) and d.template == "positive_high" and d.ask is None
 
 
 probabilities = st.lists(st.floats(0.001, 1.0), min_size=3, max_size=3).map(

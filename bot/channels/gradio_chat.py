@@ -1,14 +1,27 @@
-"""Browser chat: gr.ChatInterface over Bot.reply(); thumbs up/down are stored as ratings."""
+"""Browser chat: gr.ChatInterface over Bot.reply(); thumbs up/down are stored as the reply's rating.
+
+What the store holds follows what the chat shows:
+- a chat's conversation is named by the browser session and a nonce carried in the bot messages' metadata; an
+  empty chat (first visit, Clear) starts a new conversation, so no question asked in a cleared chat can be answered;
+- each bot message carries its stored message id (``metadata.id``): ratings and answers name exactly that message;
+- a typed answer counts only for the question under the last bot message shown, and quick replies are Gradio
+  options under that message;
+- Undo withdraws the undone exchange (its rating and corrections go with it); Retry sends the same message
+  again under the same client id, so it is stored once and opens no second ticket;
+- Like / Dislike / un-like set the rating to +1 / -1 / none.
+"""
 
 from __future__ import annotations
 
-import html
+import hashlib
 import logging
+import secrets
 
 import gradio as gr
 
 from ..core import Bot, InputError
 from ..limits import RateLimited, ReplyGate
+from ..policy import CONFIRM, WHICH, quick_replies
 
 log = logging.getLogger("feedbackbot")
 EXAMPLES = ["The delivery was late again.", "Love the new app, checkout is so quick now!",
@@ -26,8 +39,30 @@ def _content_text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _session(request: gr.Request) -> str:
-    return f"gradio-{request.session_hash}"
+def _message_ref(message: dict) -> tuple[str, int] | None:
+    """(nonce, stored message id) of a bot message we rendered, from its metadata; None for anything else."""
+    meta = message.get("metadata") or {} if isinstance(message, dict) else {}
+    nonce, _, number = str(meta.get("id") or "").partition(":")
+    return (nonce, int(number)) if nonce and number.isdigit() else None
+
+
+def _bot_refs(history: list) -> list[tuple[str, int]]:
+    return [ref for m in history if isinstance(m, dict) and m.get("role") == "assistant"
+            for ref in [_message_ref(m)] if ref]
+
+
+def _token(request: gr.Request, nonce: str) -> str:
+    # The browser session (a random secret of the page) plus the chat's nonce: another page cannot name it.
+    return f"gradio:{request.session_hash}:{nonce}"
+
+
+def liked_value(liked) -> int:
+    """Gradio sends True (Like), False (Dislike) or "" (the pressed one pressed again: no rating)."""
+    if liked is True or liked == "Like":
+        return 1
+    if liked is False or liked == "Dislike":
+        return -1
+    return 0
 
 
 def offline_theme() -> gr.themes.Base:
@@ -38,23 +73,50 @@ def offline_theme() -> gr.themes.Base:
 
 
 def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.ChatInterface:
-    def respond(message: str, history: list, request: gr.Request) -> str:
+    # Button text -> payload, for every question kind (a Gradio option sends its text as the customer's turn).
+    BUTTONS = {q.text: q.payload for kind in (CONFIRM, WHICH) for q in quick_replies(kind, bot.classifier.labels)}
+
+    def respond(message: str, history: list, request: gr.Request):
+        refs = _bot_refs(history)
+        nonce = refs[0][0] if refs else secrets.token_hex(8)     # an empty chat is a new conversation
+        token = _token(request, nonce)
+        last = history[-1] if history and isinstance(history[-1], dict) else {}
+        pressed = None
+        if last.get("role") == "assistant" and any(o.get("value") == message for o in last.get("options") or []):
+            pressed = BUTTONS.get(message)      # an option under the last reply: a quick-reply press
+        turn = sum(1 for m in history if isinstance(m, dict) and m.get("role") == "user")
+        key = f"g{turn}:{hashlib.sha256(message.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
         client = request.client.host if request.client else None
         try:
-            return gate.reply(bot, _session(request), message, "gradio", client).html
+            reply = gate.reply(bot, token, message, "gradio", client, in_reply_to=refs[-1][1] if refs else None,
+                               quick_reply=pressed, client_message_id=key)
         except (InputError, RateLimited) as exc:
             return f"Sorry — {exc}."
+        if reply.replayed:      # Retry: the same stored reply, shown afresh with no rating, so none is stored
+            bot.rate(token, reply.message_id, 0)
+        shown = {mid for _, mid in refs} | {reply.message_id}
+        gone = [m["message_id"] for m in bot.history(token)["messages"] if m["message_id"] not in shown]
+        bot.withdraw(token, gone)
+        out = {"role": "assistant", "content": reply.html, "metadata": {"id": f"{nonce}:{reply.message_id}"}}
+        if reply.quick_replies:
+            out["options"] = [{"value": q.text, "label": q.text} for q in reply.quick_replies]
+        return out
 
-    def on_like(data: gr.LikeData, request: gr.Request) -> None:
-        # Identify the rated reply by its content, not its position: the chat's undo/retry buttons change
-        # positions in the browser while the store keeps every exchange.
-        shown = html.unescape(_content_text(data.value)).strip()
-        message_id = bot.store.find_reply(_session(request), shown)
-        if message_id is None:
-            log.warning("rating for an unknown reply in %s ignored: %r", _session(request), shown[:80])
-            raise gr.Error("Sorry, that reply could not be found to rate.")
-        liked = data.liked is True or data.liked == "Like"
-        bot.rate(message_id, 1 if liked else -1)
+    def on_like(data: gr.LikeData, history: list, request: gr.Request) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        ref = _message_ref(history[index]) if 0 <= index < len(history) else None
+        if ref is None:
+            raise gr.Error("Sorry, that reply cannot be rated.")
+        try:
+            bot.rate(_token(request, ref[0]), ref[1], liked_value(data.liked))
+        except InputError as exc:
+            log.warning("rating refused in a gradio chat: %s", exc)
+            raise gr.Error("Sorry, that reply cannot be rated.") from None
+
+    def on_undo(data: gr.UndoData, history: list, request: gr.Request) -> None:
+        undone = _bot_refs(history[data.index:])
+        if undone:
+            bot.withdraw(_token(request, undone[0][0]), [mid for _, mid in undone])
 
     chat = gr.ChatInterface(respond, title=title, examples=EXAMPLES, run_examples_on_click=True,
                             description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
@@ -64,5 +126,6 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
                             # gate (4) measured slower on 2 cores (bench/load.py: 4.8 vs 5.9 msg/s), so it stays.
                             api_name="chat", analytics_enabled=False)
     with chat:
-        chat.chatbot.like(on_like, None, None)
+        chat.chatbot.like(on_like, [chat.chatbot], None)
+        chat.chatbot.undo(on_undo, [chat.chatbot], None, queue=False)
     return chat

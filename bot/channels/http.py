@@ -5,32 +5,50 @@ from __future__ import annotations
 import importlib.resources
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from ..config import ServerConfig
 from ..core import Bot, InputError
 from ..limits import RateLimited, ReplyGate
+from ..policy import CUSTOMER_BUTTON
+from ..sessions import conversation_id
 from ..store import StoreError
 
 API = "/api/v1"
 log = logging.getLogger("feedbackbot")
 
 
-class MessageIn(BaseModel):
-    text: str = Field(description="the customer's message")
-    session_id: str | None = Field(default=None, description="omit to start a new conversation")
+SESSION_HEADER = "X-Feedbackbot-Session"
 
 
-class RatingIn(BaseModel):
-    value: int = Field(description="+1 (thumbs up) or -1 (thumbs down)")
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class CorrectionIn(BaseModel):
-    label: str
+class MessageIn(Strict):
+    text: StrictStr = Field(description="the customer's message (for a quick reply: the button's text)")
+    session_id: StrictStr | None = Field(default=None, description="the secret `session_id` of an earlier reply; "
+                                         "omit to start a new conversation")
+    in_reply_to: StrictInt | None = Field(default=None, description="message_id of the bot reply the customer is "
+                                          "answering (the last one shown); an open question is answered only then")
+    quick_reply: StrictStr | None = Field(default=None, description="payload of the pressed quick-reply button")
+    client_message_id: StrictStr | None = Field(default=None, max_length=64, description="idempotency key: a retry "
+                                                "with the same key returns the stored reply instead of a new one")
+
+
+class RatingIn(Strict):
+    session_id: StrictStr = Field(description="the conversation's secret session_id")
+    value: StrictInt = Field(ge=-1, le=1, description="1 (thumbs up), -1 (thumbs down) or 0 (no rating): the new "
+                             "state; strictly an integer (true or \"1\" are refused)")
+
+
+class CorrectionIn(Strict):
+    session_id: StrictStr
+    label: StrictStr
 
 
 STATIC = ("widget.html", "widget-app.js", "widget.js")
@@ -50,7 +68,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     static = _static_files()
     app = FastAPI(title="feedbackbot", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.add_middleware(CORSMiddleware, allow_origins=list(cfg.allowed_origins), allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"], allow_credentials=False)
+                       allow_headers=["Content-Type", SESSION_HEADER], allow_credentials=False)
     csp_frame = f"frame-ancestors {frame_ancestors(cfg)}"
     widget_csp = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                   f"connect-src 'self'; img-src 'self' data:; {csp_frame}")
@@ -84,25 +102,42 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     async def store_error(_: Request, exc: StoreError):
         return JSONResponse({"error": str(exc)}, status_code=404 if str(exc).startswith("no message") else 503)
 
+    def channel_of(request: Request) -> str:
+        return "widget" if request.headers.get("x-feedbackbot-channel") == "widget" else "api"
+
+    @app.post(f"{API}/conversations", status_code=201, summary="Start a conversation; returns its secret session_id")
+    async def post_conversation(request: Request):
+        token = await run_in_threadpool(bot.start_conversation, channel_of(request))
+        return {"session_id": token, "conversation_id": conversation_id(token)}
+
     @app.post(f"{API}/messages", summary="Send a customer message; get the reply and the prediction")
     async def post_message(body: MessageIn, request: Request):
+        if body.session_id is not None and not await run_in_threadpool(bot.knows, body.session_id):
+            raise InputError("unknown session_id; omit it to start a new conversation", status=404,
+                             code="unknown_session")
         session = body.session_id or Bot.new_session()
-        channel = "widget" if request.headers.get("x-feedbackbot-channel") == "widget" else "api"
         client = request.client.host if request.client else None
-        reply = await run_in_threadpool(gate.reply, bot, session, body.text, channel, client)
+        reply = await run_in_threadpool(gate.reply, bot, session, body.text, channel_of(request), client,
+                                        in_reply_to=body.in_reply_to, quick_reply=body.quick_reply,
+                                        client_message_id=body.client_message_id)
         return reply.as_dict()
 
-    @app.post(f"{API}/messages/{{message_id}}/rating", summary="Thumbs up (+1) or down (-1) on a reply")
-    async def post_rating(message_id: int, body: RatingIn):
-        if body.value not in (1, -1):
-            raise InputError("value must be 1 or -1")
-        await run_in_threadpool(bot.rate, message_id, body.value)
-        return {"ok": True}
+    @app.get(f"{API}/conversations/{{conversation}}", summary="The conversation as its customer sees it")
+    async def get_conversation(conversation: str,
+                               session: str = Header(alias=SESSION_HEADER, description="its secret session_id")):
+        if conversation_id(session) != conversation or not await run_in_threadpool(bot.knows, session):
+            raise InputError("no such conversation", status=404, code="not_found")
+        return await run_in_threadpool(bot.history, session)
 
-    @app.post(f"{API}/messages/{{message_id}}/correction", summary="Record the label a message really has")
+    @app.post(f"{API}/messages/{{message_id}}/rating", summary="Set the rating of a reply: 1, -1, or 0 (none)")
+    async def post_rating(message_id: int, body: RatingIn):
+        await run_in_threadpool(bot.rate, body.session_id, message_id, body.value)
+        return {"message_id": message_id, "rating": body.value}
+
+    @app.post(f"{API}/messages/{{message_id}}/correction", summary="The customer says which label a message has")
     async def post_correction(message_id: int, body: CorrectionIn):
-        await run_in_threadpool(bot.correct, message_id, body.label)
-        return {"ok": True}
+        await run_in_threadpool(bot.correct, body.session_id, message_id, body.label)
+        return {"message_id": message_id, "label": body.label, "source": CUSTOMER_BUTTON}
 
     @app.get("/healthz", summary="Liveness and model info")
     async def healthz():
