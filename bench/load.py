@@ -37,13 +37,15 @@ TEXTS = ["the delivery was late again", "love the new app", "where is my refund?
 
 
 async def api_session(client: httpx.AsyncClient, url: str, token: str, s: int, n: int, out: list) -> None:
-    session = f"{token}-api-{s}"
+    session = None          # server-issued on the first reply (a client cannot choose a conversation id)
     for m in range(n):
         text = f"{TEXTS[(s + m) % len(TEXTS)]} [{token} api {s}.{m}]"
         started = time.perf_counter()
         try:
-            r = await client.post(f"{url}/api/v1/messages", json={"text": text, "session_id": session})
+            r = await client.post(f"{url}/api/v1/messages", json={"text": text, "session_id": session,
+                                                                   "client_message_id": f"{token}-{s}-{m}"})
             ok = r.status_code == 200
+            session = r.json()["session_id"] if ok else session
             out.append({"text": text, "ok": ok, "status": r.status_code, "seconds": time.perf_counter() - started,
                         "message_id": r.json().get("message_id") if ok else None})
         except httpx.HTTPError as exc:

@@ -5,16 +5,17 @@ Set FEEDBACKBOT_SCREENSHOTS=DIR to keep screenshots (README images come from her
 
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bot.channels.http import create_app
-from bot.config import ServerConfig
-from bot.store import Rating
+from bot.config import PolicyConfig, ServerConfig
+from bot.store import Correction, Message, Ticket
 
-from conftest import LiveServer, free_port, make_bot
+from conftest import ALWAYS_HIGH, ALWAYS_LOW, LiveServer, free_port, make_bot, text_predicted_as
 
 CHROMIUM = os.environ.get("FEEDBACKBOT_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -79,6 +80,15 @@ def site(tiny_model_dir, tmp_path_factory):
     server.stop()
 
 
+def eventually(check, timeout: float = 15.0):
+    """Poll until ``check()`` holds (the store is written by another thread after the click)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
 def _shot(page, name):
     target = os.environ.get("FEEDBACKBOT_SCREENSHOTS")
     if target:
@@ -102,9 +112,8 @@ def test_gradio_chat_replies_and_stores_the_exchange_and_rating(browser, site):
     assert [r["text"] for r in rows] == texts
     assert [r["reply"] for r in rows] == shown
     page.get_by_label("Like", exact=True).nth(1).click()      # thumbs up on the second reply
-    page.wait_for_timeout(1500)
-    rated = {r["id"]: r["rating"] for r in bot.store.iter_messages()}
-    assert rated[rows[1]["id"]] == 1 and rated[rows[0]["id"]] is None
+    eventually(lambda: bot.store.get_message(rows[1]["id"]).rating == 1)
+    assert bot.store.get_message(rows[0]["id"]).rating is None
     _shot(page, "chat.png")
     page.close()
 
@@ -126,8 +135,7 @@ def test_widget_on_another_origin_opens_chats_and_stores(browser, site):
     assert frame.locator(".msg.you").first.inner_text() == "love the new app <b>really</b> {{ 7*7 }}"  # shown as text
     assert frame.locator(".msg.you b").count() == 0
     frame.locator(".msg.bot .rate button").first.click()
-    page.wait_for_timeout(1000)
-    assert bot.store.count(Rating) >= 1
+    eventually(lambda: bot.store.get_message(rows[0]["id"]).rating == 1)
     _shot(page, "widget.png")
     page.close()
 
@@ -170,4 +178,162 @@ def test_hostile_text_in_chat_and_widget_is_shown_as_text_and_stored_verbatim(br
     assert page.evaluate("window.__pwned") is None
     stored = [r["text"] for r in bot.store.iter_messages() if r["text"] == PAYLOAD]
     assert len(stored) == 2            # once from the chat page, once from the widget
+    page.close()
+
+
+# --- What is stored must be true: the browser halves of the integrity scenarios --------------------------------
+
+def _send(page, text, n):
+    """Type a chat message and wait for the n-th bot message (0-based)."""
+    box = page.get_by_role("textbox").first
+    box.wait_for(timeout=30000)
+    box.fill(text)
+    page.keyboard.press("Enter")
+    page.locator('[data-testid="bot"]').nth(n).wait_for(timeout=30000)
+
+
+def _gradio_rows(bot, since):
+    return [r for r in bot.store.iter_messages() if r["channel"] == "gradio" and r["id"] > since]
+
+
+def _last_id(bot):
+    return max([r["id"] for r in bot.store.iter_messages()] or [0])
+
+
+def test_gradio_likes_are_a_state_and_undo_takes_the_rating_back(browser, site):
+    server, bot, _, _ = site
+    bot.config.policy = PolicyConfig(**ALWAYS_HIGH)
+    since = _last_id(bot)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server.url + "/", wait_until="load")
+    _send(page, "the crew was friendly", 0)
+    _send(page, "the seat was fine", 1)
+    first, second = (r["id"] for r in _gradio_rows(bot, since))
+    rating = lambda mid: bot.store.get_message(mid).rating  # noqa: E731
+    page.get_by_label("Like", exact=True).nth(1).click()
+    eventually(lambda: rating(second) == 1)
+    page.get_by_label("Liked", exact=True).click()                # like again = un-like
+    eventually(lambda: rating(second) is None)
+    page.get_by_label("Dislike", exact=True).nth(1).click()
+    eventually(lambda: rating(second) == -1)
+    page.get_by_label("Like", exact=True).nth(1).click()          # screen: "Liked"; store: +1
+    eventually(lambda: rating(second) == 1)
+    assert page.get_by_label("Liked", exact=True).count() == 1
+    page.get_by_label("Dislike", exact=True).first.click()
+    eventually(lambda: rating(first) == -1)
+    page.get_by_label("Dislike", exact=True).last.click()           # the first now reads "Disliked"
+    eventually(lambda: rating(second) == -1)
+    page.get_by_label("Undo", exact=True).click()                  # the second exchange leaves the screen...
+    eventually(lambda: bot.store.get_message(second).withdrawn_at is not None)
+    assert rating(second) is None and rating(first) == -1          # ...and its rating leaves the store
+    assert page.locator('[data-testid="bot"]').count() == 1
+    page.close()
+
+
+def test_gradio_retry_opens_no_second_ticket_and_buttons_answer_the_question(browser, site):
+    server, bot, _, _ = site
+    bot.config.policy = PolicyConfig(**ALWAYS_HIGH)
+    since, tickets = _last_id(bot), bot.store.count(Ticket)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server.url + "/", wait_until="load")
+    _send(page, text_predicted_as(bot.classifier, "negative"), 0)
+    shown = page.locator('[data-testid="bot"]').first.inner_text().strip()
+    page.get_by_label("Retry", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 1 && "
+                           "!document.querySelector('.generating, .pending')", timeout=30000)
+    eventually(lambda: page.locator('[data-testid="bot"]').first.inner_text().strip() == shown)
+    assert bot.store.count(Ticket) == tickets + 1 and len(_gradio_rows(bot, since)) == 1
+    bot.config.policy = PolicyConfig(**ALWAYS_LOW)
+    _send(page, "the flight was, well, a flight", 1)
+    asked = _gradio_rows(bot, since)[-1]
+    page.get_by_role("button", name="No", exact=True).click()      # a quick reply: "did I get that right?" - no
+    page.locator('[data-testid="bot"]').nth(2).wait_for(timeout=30000)
+    page.get_by_role("button", name="\U0001F44E Bad", exact=True).click()
+    page.locator('[data-testid="bot"]').nth(3).wait_for(timeout=30000)
+    eventually(lambda: next(r for r in bot.store.iter_messages() if r["id"] == asked["id"])["correction"] == "negative")
+    row = next(r for r in bot.store.iter_messages() if r["id"] == asked["id"])
+    assert row["correction_source"] == "customer_button"
+    page.close()
+
+
+def test_gradio_clear_starts_a_new_conversation_so_yes_answers_nothing(browser, site):
+    server, bot, _, _ = site
+    bot.config.policy = PolicyConfig(**ALWAYS_LOW)
+    since, corrections = _last_id(bot), bot.store.count(Correction)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server.url + "/", wait_until="load")
+    _send(page, text_predicted_as(bot.classifier, "negative"), 0)  # the bot asks "did I get that right?"
+    page.get_by_label("Clear", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 0", timeout=10000)
+    _send(page, "yes", 0)
+    rows = _gradio_rows(bot, since)
+    assert rows[1]["kind"] == "feedback" and rows[1]["conversation_id"] != rows[0]["conversation_id"]
+    assert bot.store.count(Correction) == corrections and rows[1]["ticket"] is None
+    page.close()
+
+
+def _open_widget(page, host):
+    page.goto(host.url, wait_until="load")
+    page.locator("#feedbackbot-launcher").click()
+    frame = page.frame_locator("#feedbackbot-panel")
+    frame.locator("body[data-ready='1']").wait_for(timeout=30000)
+    return frame
+
+
+def test_widget_reload_restores_the_conversation_and_its_question(browser, site):
+    server, bot, allowed, _ = site
+    bot.config.policy = PolicyConfig(**ALWAYS_LOW)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    frame = _open_widget(page, allowed)
+    frame.locator("#text").fill("the staff ignored me")
+    frame.locator("#send").click()
+    frame.locator(".quick button").first.wait_for(timeout=30000)
+    asked = max(r["id"] for r in bot.store.iter_messages() if r["channel"] == "widget")
+    page.reload(wait_until="load")                                 # the panel comes back...
+    frame = _open_widget(page, allowed)
+    assert frame.locator(".msg.you").all_inner_texts() == ["the staff ignored me"]   # ...with the conversation
+    assert frame.locator(".msg.bot").count() == 1
+    frame.get_by_role("button", name="Yes, that's right").click()  # the restored question can still be answered
+    frame.locator(".msg.bot").nth(1).wait_for(timeout=30000)
+    row = next(r for r in bot.store.iter_messages() if r["id"] == asked)
+    assert row["correction"] == bot.store.get_message(asked).label and row["correction_source"] == "customer_button"
+    assert len({r["conversation_id"] for r in bot.store.iter_messages() if r["id"] >= asked}) == 1
+    page.close()
+
+
+def test_widget_rating_is_one_state_and_quick_sends_stay_one_conversation(browser, site):
+    server, bot, allowed, _ = site
+    bot.config.policy = PolicyConfig(**ALWAYS_HIGH)
+    since = _last_id(bot)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.add_init_script("sessionStorage.clear()")
+    frame = _open_widget(page, allowed)
+    held = []                                                      # the first reply is held back...
+    page.route("**/api/v1/messages", lambda route: held.append(route) if not held else route.continue_())
+    frame.locator("#text").fill("first message")
+    frame.locator("#text").press("Enter")
+    eventually(lambda: bool(held) or page.wait_for_timeout(20) or False)
+    frame.locator("#text").fill("second message")                  # ...while the customer types on
+    frame.locator("#text").press("Enter")                          # ignored while busy: the text stays
+    assert frame.locator("#send").is_disabled() and frame.locator("#text").input_value() == "second message"
+    held[0].continue_()
+    frame.locator(".msg.bot").first.wait_for(timeout=30000)
+    eventually(lambda: frame.locator("#send").is_enabled())
+    assert frame.locator("#text").input_value() == "second message"
+    frame.locator("#text").press("Enter")
+    frame.locator(".msg.bot").nth(1).wait_for(timeout=30000)
+    rows = [r for r in bot.store.iter_messages() if r["id"] > since]
+    assert [r["text"] for r in rows] == ["first message", "second message"]
+    assert len({r["conversation_id"] for r in rows}) == 1
+    assert frame.locator(".msg.you").all_inner_texts() == ["first message", "second message"]
+    helpful = frame.locator(".msg.bot").first.get_by_role("button", name="Helpful", exact=True)
+    not_helpful = frame.locator(".msg.bot").first.get_by_role("button", name="Not helpful", exact=True)
+    helpful.click()
+    eventually(lambda: bot.store.get_message(rows[0]["id"]).rating == 1)
+    not_helpful.click()
+    eventually(lambda: bot.store.get_message(rows[0]["id"]).rating == -1)
+    assert helpful.get_attribute("aria-pressed") == "false" and not_helpful.get_attribute("aria-pressed") == "true"
+    not_helpful.click()                                            # pressing it again takes the rating back
+    eventually(lambda: bot.store.get_message(rows[0]["id"]).rating is None)
+    assert frame.locator(".rate button[aria-pressed='true']").count() == 0
     page.close()

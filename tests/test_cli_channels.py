@@ -6,7 +6,7 @@ import sys
 import pexpect
 import pytest
 
-from bot.store import Correction, Rating, Store
+from bot.store import Correction, Store
 
 from conftest import SAMPLE
 
@@ -38,7 +38,10 @@ def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
     child.sendline("")
     child.expect("! message is empty")
     child.expect("you> ")
-    child.sendline("/good")
+    child.sendline("/bad")
+    child.expect("rating saved")
+    child.expect("you> ")
+    child.sendline("/good")                    # a rating is a state: the last one counts
     child.expect("rating saved")
     child.expect("you> ")
     child.sendline("/correct furious")
@@ -53,7 +56,31 @@ def test_chat_session_in_a_pseudo_terminal(tiny_model_dir, tmp_path):
     assert len(rows) == 1 and rows[0]["text"] == "the delivery was late again" and rows[0]["channel"] == "cli"
     assert rows[0]["reply"] == first_reply.strip()
     assert rows[0]["rating"] == 1 and rows[0]["correction"] == "negative"
-    assert (store.count(Rating), store.count(Correction)) == (1, 1)
+    assert rows[0]["correction_source"] == "customer_button" and store.count(Correction) == 1
+
+
+def test_numbered_quick_replies_answer_the_question(tiny_model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    always_ask = {"FEEDBACKBOT_POLICY_THRESHOLDS": '{"negative": 1.01, "neutral": 1.01, "positive": 1.01}',
+                  "FEEDBACKBOT_POLICY_AMBIGUITY_MARGIN": "0"}
+    child = spawn_chat(tiny_model_dir, db, always_ask)
+    child.expect("you> ")
+    child.sendline("the crew was, well, a crew")
+    child.expect(r"\[1\] Yes, that's right   \[2\] No")
+    child.expect("you> ")
+    child.sendline("2")                        # "No": the bot asks which, with the labels in plain words
+    child.expect(r"\[1\] \S+ Bad   \[2\] \S+ Okay   \[3\] \S+ Good")
+    child.expect("you> ")
+    child.sendline("3")
+    child.expect(r"your answer; reply: positive_high; recorded message (\d+) as positive")
+    child.expect("you> ")
+    child.sendline("/unrate")
+    child.expect("rating removed")
+    child.expect("you> ")
+    quit_chat(child)
+    rows = list(Store(db).iter_messages())
+    assert rows[0]["correction"] == "positive" and rows[0]["correction_source"] == "customer_button"
+    assert [r["kind"] for r in rows] == ["feedback", "answer", "answer"]
 
 
 def test_chat_ends_cleanly_on_eof(tiny_model_dir, tmp_path):

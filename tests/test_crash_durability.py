@@ -23,8 +23,11 @@ def load_until_killed(url, proc, token, workers=8, kill_after_acks=120):
     stop = threading.Event()
 
     def worker(w):
-        session = f"crash-{w}"
         with httpx.Client(timeout=10) as client:
+            try:
+                session = client.post(f"{url}/api/v1/conversations").json()["session_id"]   # server-issued
+            except httpx.HTTPError:
+                return
             for n in range(100_000):
                 if stop.is_set():
                     return

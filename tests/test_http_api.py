@@ -3,7 +3,7 @@ import pytest
 
 from bot.channels.http import create_app
 from bot.config import ServerConfig
-from bot.store import Message, Rating
+from bot.store import Message
 
 from conftest import LiveServer, make_bot
 
@@ -30,11 +30,12 @@ def test_message_reply_and_stored_row(live):
     r = httpx.post(f"{server.url}/api/v1/messages", json={"text": "my bag never arrived"})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) >= {"message_id", "session_id", "reply", "reply_html", "template", "prediction", "ticket"}
+    assert set(body) >= {"message_id", "session_id", "conversation_id", "reply", "reply_html", "template",
+                         "prediction", "ticket", "quick_replies", "kind", "replayed"}
     assert body["prediction"]["label"] in ["negative", "neutral", "positive"]
     row = bot.store.get_message(body["message_id"])
     assert row.text == "my bag never arrived" and row.reply == body["reply"] and row.channel == "api"
-    assert row.conversation_id == body["session_id"]
+    assert row.conversation_id == body["conversation_id"]
     again = httpx.post(f"{server.url}/api/v1/messages", json={"text": "hello?", "session_id": body["session_id"]})
     assert again.json()["session_id"] == body["session_id"]
 
@@ -60,14 +61,16 @@ def test_malformed_body_is_422(live):
 
 def test_rating_and_correction(live):
     server, bot = live
-    mid = httpx.post(f"{server.url}/api/v1/messages", json={"text": "great crew"}).json()["message_id"]
-    before = bot.store.count(Rating)
-    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"value": 1}).json() == {"ok": True}
-    assert bot.store.count(Rating) == before + 1
-    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"value": 3}).status_code == 400
-    assert httpx.post(f"{server.url}/api/v1/messages/999999/rating", json={"value": 1}).status_code == 404
-    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"label": "positive"}).status_code == 200
-    r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"label": "ecstatic"})
+    first = httpx.post(f"{server.url}/api/v1/messages", json={"text": "great crew"}).json()
+    mid, sid = first["message_id"], first["session_id"]
+    r = httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"session_id": sid, "value": 1})
+    assert r.json() == {"message_id": mid, "rating": 1} and bot.store.get_message(mid).rating == 1
+    assert httpx.post(f"{server.url}/api/v1/messages/{mid}/rating", json={"session_id": sid, "value": 3}).status_code == 422
+    assert httpx.post(f"{server.url}/api/v1/messages/999999/rating",
+                      json={"session_id": sid, "value": 1}).status_code == 404
+    r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"session_id": sid, "label": "positive"})
+    assert r.json() == {"message_id": mid, "label": "positive", "source": "customer_button"}
+    r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"session_id": sid, "label": "ecstatic"})
     assert r.status_code == 400 and "unknown label" in r.json()["error"]
 
 

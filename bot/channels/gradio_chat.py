@@ -1,8 +1,9 @@
 """Browser chat: gr.ChatInterface over Bot.reply(); thumbs up/down are stored as the reply's rating.
 
 What the store holds follows what the chat shows:
-- a chat's conversation is named by the browser session and a nonce carried in the bot messages' metadata; an
-  empty chat (first visit, Clear) starts a new conversation, so no question asked in a cleared chat can be answered;
+- a chat's conversation is named by the browser session and a nonce kept in the page's server-side state (and in
+  the bot messages' metadata); Clear and a new page start a new conversation, so no question asked in a cleared
+  chat can be answered;
 - each bot message carries its stored message id (``metadata.id``): ratings and answers name exactly that message;
 - a typed answer counts only for the question under the last bot message shown, and quick replies are Gradio
   options under that message;
@@ -72,13 +73,16 @@ def offline_theme() -> gr.themes.Base:
                              font_mono=["ui-monospace", "Consolas", "monospace"])
 
 
-def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.ChatInterface:
+def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.Blocks:
     # Button text -> payload, for every question kind (a Gradio option sends its text as the customer's turn).
     BUTTONS = {q.text: q.payload for kind in (CONFIRM, WHICH) for q in quick_replies(kind, bot.classifier.labels)}
 
-    def respond(message: str, history: list, request: gr.Request):
+    def respond(message: str, history: list, chat_state: dict | None, request: gr.Request):
         refs = _bot_refs(history)
-        nonce = refs[0][0] if refs else secrets.token_hex(8)     # an empty chat is a new conversation
+        # The conversation: the one the chat shows, else the one this page holds (a Retry of the first exchange
+        # arrives with an empty history), else a new one (first visit; Clear resets the state).
+        nonce = refs[0][0] if refs else (chat_state or {}).get("nonce") or secrets.token_hex(8)
+        chat_state = {"nonce": nonce}
         token = _token(request, nonce)
         last = history[-1] if history and isinstance(history[-1], dict) else {}
         pressed = None
@@ -91,16 +95,18 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
             reply = gate.reply(bot, token, message, "gradio", client, in_reply_to=refs[-1][1] if refs else None,
                                quick_reply=pressed, client_message_id=key)
         except (InputError, RateLimited) as exc:
-            return f"Sorry — {exc}."
+            return f"Sorry — {exc}.", chat_state
         if reply.replayed:      # Retry: the same stored reply, shown afresh with no rating, so none is stored
             bot.rate(token, reply.message_id, 0)
-        shown = {mid for _, mid in refs} | {reply.message_id}
-        gone = [m["message_id"] for m in bot.history(token)["messages"] if m["message_id"] not in shown]
-        bot.withdraw(token, gone)
+        withdraw_hidden(token, {mid for _, mid in refs} | {reply.message_id})
         out = {"role": "assistant", "content": reply.html, "metadata": {"id": f"{nonce}:{reply.message_id}"}}
         if reply.quick_replies:
             out["options"] = [{"value": q.text, "label": q.text} for q in reply.quick_replies]
-        return out
+        return out, chat_state
+
+    def withdraw_hidden(token: str, shown: set[int]) -> None:
+        """Whatever this conversation stored that the chat no longer shows (undo, retry) was taken back."""
+        bot.withdraw(token, [m["message_id"] for m in bot.history(token)["messages"] if m["message_id"] not in shown])
 
     def on_like(data: gr.LikeData, history: list, request: gr.Request) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -113,19 +119,28 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
             log.warning("rating refused in a gradio chat: %s", exc)
             raise gr.Error("Sorry, that reply cannot be rated.") from None
 
-    def on_undo(data: gr.UndoData, history: list, request: gr.Request) -> None:
-        undone = _bot_refs(history[data.index:])
-        if undone:
-            bot.withdraw(_token(request, undone[0][0]), [mid for _, mid in undone])
+    def on_undo(history: list, chat_state: dict | None, request: gr.Request) -> None:
+        # Gradio hands this listener the chat as it is after the undo; the conversation is named by the state.
+        if chat_state and chat_state.get("nonce"):
+            withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
 
-    chat = gr.ChatInterface(respond, title=title, examples=EXAMPLES, run_examples_on_click=True,
+    with gr.Blocks(title=title, analytics_enabled=False) as page:
+        # Which conversation this chat is (server-side, per browser session); rendered here, outside the
+        # ChatInterface, so it shows no "Additional Inputs" panel.
+        chat_state = gr.State(None)
+        chat = _chat_interface(respond, title, chat_state)
+        chat.chatbot.like(on_like, [chat.chatbot], None)
+        chat.chatbot.undo(on_undo, [chat.chatbot, chat_state], None, queue=False)
+        chat.chatbot.clear(lambda: None, None, [chat_state], queue=False)   # Clear: the next message starts anew
+    return page
+
+
+def _chat_interface(respond, title: str, chat_state: gr.State) -> gr.ChatInterface:
+    return gr.ChatInterface(respond, title=title, examples=[[text, None] for text in EXAMPLES], run_examples_on_click=True,
+                            additional_inputs=[chat_state], additional_outputs=[chat_state],
                             description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
                             chatbot=gr.Chatbot(height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
                                                render_markdown=False),
                             # Gradio's default queue runs one chat turn at a time. Allowing as many as the reply
                             # gate (4) measured slower on 2 cores (bench/load.py: 4.8 vs 5.9 msg/s), so it stays.
                             api_name="chat", analytics_enabled=False)
-    with chat:
-        chat.chatbot.like(on_like, [chat.chatbot], None)
-        chat.chatbot.undo(on_undo, [chat.chatbot], None, queue=False)
-    return chat

@@ -17,15 +17,27 @@
   var busy = false;
   var lastBotId = null;
 
-  /* Third-party storage is often blocked inside a cross-site iframe (Safari ITP, Chromium settings):
-     then the conversation lives in memory for as long as the panel is open. */
-  var memory = null;
+  /* Where the conversation is remembered: this panel's own sessionStorage when the browser allows it, and the
+     host page's (see widget.js), which hands it over in the URL fragment (#c=...: never sent to a server) and
+     receives it by postMessage addressed to the embedding page's origin alone. */
+  var parentOrigin = (window.location.ancestorOrigins && window.location.ancestorOrigins[0]) ||
+    (document.referrer ? new URL(document.referrer).origin : null);
+  function fromFragment() {
+    var m = /[#&]c=([^&]+)/.exec(window.location.hash);
+    if (!m) return null;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    try { return JSON.parse(decodeURIComponent(m[1])); } catch (e) { return null; }
+  }
   function load() {
-    try { return JSON.parse(window.sessionStorage.getItem(KEY)); } catch (e) { return memory; }
+    var handed = fromFragment();
+    try { return JSON.parse(window.sessionStorage.getItem(KEY)) || handed; } catch (e) { return handed; }
   }
   function save(value) {
-    memory = value;
-    try { window.sessionStorage.setItem(KEY, JSON.stringify(value)); } catch (e) { /* memory only */ }
+    try { window.sessionStorage.setItem(KEY, JSON.stringify(value)); } catch (e) { /* blocked: see above */ }
+    if (parentOrigin && window.parent !== window) {
+      window.parent.postMessage({type: "feedbackbot:conversation", value: value ? JSON.stringify(value) : ""},
+                                parentOrigin);
+    }
   }
   var conversation = load();   /* {session_id, conversation_id} or null */
 

@@ -5,6 +5,21 @@
   window.__feedbackbotWidget = true;
   var script = document.currentScript;
   var origin = new URL(script ? script.src : "/widget.js", window.location.href).origin;
+  /* The conversation is kept in this (first-party) page's sessionStorage: browsers often block storage inside
+     the cross-site panel (Safari ITP, Chromium), and a reload must show the same conversation, not a blank
+     panel over a conversation that still waits for an answer. It reaches the panel in the URL fragment, which
+     is never sent to any server, and comes back by postMessage from the bot's origin only. */
+  var KEY = "feedbackbot:" + origin;
+  function remembered() {
+    try { return window.sessionStorage.getItem(KEY) || ""; } catch (e) { return ""; }
+  }
+  window.addEventListener("message", function (ev) {
+    if (ev.origin !== origin || !ev.data || ev.data.type !== "feedbackbot:conversation") return;
+    try {
+      if (ev.data.value) window.sessionStorage.setItem(KEY, ev.data.value);
+      else window.sessionStorage.removeItem(KEY);
+    } catch (e) { /* storage blocked here too: the conversation lasts as long as the page */ }
+  });
 
   function mount() {
     var button = document.createElement("button");
@@ -24,7 +39,8 @@
         frame = document.createElement("iframe");
         frame.id = "feedbackbot-panel";
         frame.title = "Feedback chat";
-        frame.src = origin + "/widget";
+        var saved = remembered();
+        frame.src = origin + "/widget" + (saved ? "#c=" + encodeURIComponent(saved) : "");
         frame.style.cssText = "position:fixed;right:20px;bottom:88px;width:360px;height:520px;max-width:calc(100vw - 40px);" +
           "max-height:calc(100vh - 110px);border:1px solid #d1d5db;border-radius:12px;background:#fff;" +
           "z-index:2147483647;box-shadow:0 8px 30px rgba(0,0,0,.25)";
