@@ -88,3 +88,8 @@ def test_load_suite_names_the_file_and_line_of_a_bad_case(tmp_path):
     (tmp_path / "set_aside.jsonl").write_text(json.dumps({"text": "ok", "why": "ambiguous"}) + "\n")
     with pytest.raises(DataError, match="no behaviour suite files"):
         load_suite(tmp_path)
+
+
+def test_no_suite_text_is_in_the_repository_training_sample(suite):
+    from conftest import SAMPLE
+    assert overlap_with([SAMPLE], suite) == {}
