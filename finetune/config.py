@@ -19,7 +19,8 @@ class DataConfig:
     # More labelled files that go into the TRAINING split only (same columns / label map; their labels must be
     # in the label set, a binary set fits a 3-class one). Validation and test stay drawn from `path` alone, so
     # the model is chosen and measured on the data the bot serves; extra texts that also occur in validation
-    # or test are dropped (no leak).
+    # or test are dropped (no leak). Sets registered eval-only (finetune/dataset_registry.py) are refused here and
+    # as `path` (finetune/dataset_guard.py).
     extra_train: list[str] = field(default_factory=list)
     val_fraction: float = 0.1
     test_fraction: float = 0.1

@@ -289,6 +289,11 @@ def add_extra_training(splits: DatasetDict, cfg: DataConfig, labels: list[str]) 
 
 
 def prepare(cfg: DataConfig) -> PreparedData:
+    """Training data: every file that can reach the training split first passes the eval-only guard."""
+    from .dataset_guard import check_trainable  # imports this module: a top-level import would be circular
+
+    for source in [cfg.path, *cfg.extra_train]:
+        check_trainable(source)
     ds, labels, stats = load_labelled(cfg)
     splits = split(ds, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     digest = fingerprint(cfg, ds)

