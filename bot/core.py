@@ -120,6 +120,12 @@ class Bot:
         self.store.create_conversation(conversation_id(token), channel)
         return token
 
+    def greeting(self, session: str) -> dict:
+        """The bot's opening line for a new conversation (the widget shows it when the panel opens)."""
+        pick = int(conversation_id(_check_session(session)), 16)
+        rendered = self.renderer.render("greeting", self._context("", None, None, None, False), pick)
+        return {"text": rendered.text, "html": rendered.html, "quick_replies": []}
+
     def knows(self, session: str) -> bool:
         return self.store.exists(conversation_id(_check_session(session)))
 

@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .policy import HIGH, LOW
 
 VARIANT_SPLIT = re.compile(r"^\{#\s*variant\s*#\}\s*$", re.M)
-FIXED_KEYS = ("clarify", "correction", "error")
+FIXED_KEYS = ("clarify", "correction", "error", "greeting")
 
 
 class TemplateSetError(RuntimeError):

@@ -144,7 +144,7 @@ def test_6_one_open_ticket_per_conversation_and_retries_are_idempotent(api):
 def test_7_concurrent_sends_in_one_conversation_stay_one_conversation(api):
     post, bot, policy = api
     started = post("/conversations")
-    assert started.status_code == 201
+    assert started.status_code == 201 and started.json()["greeting"]["text"]
     sid = started.json()["session_id"]
     results = []
     threads = [threading.Thread(target=lambda n=n: results.append(

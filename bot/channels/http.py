@@ -108,7 +108,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     @app.post(f"{API}/conversations", status_code=201, summary="Start a conversation; returns its secret session_id")
     async def post_conversation(request: Request):
         token = await run_in_threadpool(bot.start_conversation, channel_of(request))
-        return {"session_id": token, "conversation_id": conversation_id(token)}
+        return {"session_id": token, "conversation_id": conversation_id(token), "greeting": bot.greeting(token)}
 
     @app.post(f"{API}/messages", summary="Send a customer message; get the reply and the prediction")
     async def post_message(body: MessageIn, request: Request):
