@@ -1,6 +1,7 @@
 """The bot's configuration: one typed dataclass tree, loaded from one TOML file with env overrides.
 
-File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [db] [server] [limits]``.
+File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [conversation] [db] [server]
+[limits]``.
 Env: ``FEEDBACKBOT_<TABLE>_<FIELD>``, e.g. ``FEEDBACKBOT_DB_URL=postgresql+psycopg://...``,
 ``FEEDBACKBOT_POLICY_AMBIGUITY_MARGIN=0.2``. Defaults live here, once.
 """
@@ -59,6 +60,28 @@ class TemplatesConfig:
 
 
 @dataclass
+class CustomKind:
+    """A kind of message the business answers itself, e.g. opening hours: recognised from `examples` (any
+    language), answered with `reply` (plain text, shown as is; per language in `replies`)."""
+    name: str = ""
+    examples: list[str] = field(default_factory=list)
+    reply: str = ""
+    replies: dict[str, str] = field(default_factory=dict)    # language -> reply, e.g. {de = "Wir haben ..."}
+
+
+@dataclass
+class ConversationConfig:
+    # Channels where the bot speaks first (the API returns the greeting with POST /conversations for clients to show).
+    greet_channels: list[str] = field(default_factory=lambda: ["gradio", "widget", "cli", "api"])
+    default_language: str = "en"        # until a message (or the client's hint) says otherwise
+    languages: list[str] = field(default_factory=lambda: ["en", "de", "fr", "es", "pt", "it", "nl"])
+    # How similar a message must be to a kind's examples to be that kind rather than feedback (mean cosine of its
+    # two closest examples; chosen by leave-one-out on the packaged examples, see bench/conversation.py).
+    kind_min_similarity: float = 0.2
+    kinds: list[CustomKind] = field(default_factory=list)    # [[conversation.kinds]] name/examples/reply
+
+
+@dataclass
 class DbConfig:
     url: str = ""                       # empty = SQLite file in the user data dir; or postgresql+psycopg://...
 
@@ -84,6 +107,7 @@ class BotConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
     db: DbConfig = field(default_factory=DbConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)

@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from .classifier import Classifier
 from .config import BotConfig
 from .micro_batch import MicroBatcher
-from .policy import (CUSTOMER_BUTTON, FRIENDLY, Decision, Pending, Prediction, QuickReply, decide_answer,
-                     decide_prediction, open_question, quick_replies, read_answer, read_button)
+from .flow import (FOLLOWUP, PERSON_PAYLOAD, Clause, FlowState, Step, answer_step, decide, quick_replies,
+                   split_clauses)
+from .kinds import FEEDBACK, Example, KindDetector, packaged_examples
+from .language import detect as detect_language
+from .language import normalise_hint
+from .locales import plain_word
+from .policy import CUSTOMER_BUTTON, WHICH, Pending, Prediction, QuickReply, open_question
 from .render import Renderer
 from .sessions import conversation_id, new_session_token
 from .store import ConversationState, DuplicateTurn, NotFound, Store, TurnRecord, new_ticket_id
@@ -51,7 +56,7 @@ class Reply:
     latency_ms: float
     quick_replies: list[QuickReply] = field(default_factory=list)
     replayed: bool = False  # a retry of a message already stored: this is the stored reply
-
+    language: str = "en"    # the language of the reply
     def as_dict(self) -> dict:
         return {"message_id": self.message_id, "session_id": self.session, "conversation_id": self.conversation_id,
                 "reply": self.text, "reply_html": self.html, "template": self.template, "kind": self.kind,
@@ -62,7 +67,7 @@ class Reply:
                 {"label": self.prediction.label, "confidence": self.prediction.confidence,
                  "probabilities": self.prediction.probabilities},
                 "quick_replies": [{"payload": q.payload, "text": q.text} for q in self.quick_replies],
-                "replayed": self.replayed, "latency_ms": self.latency_ms}
+                "language": self.language, "replayed": self.replayed, "latency_ms": self.latency_ms}
 
 
 def clean_text(text, max_chars: int) -> str:
@@ -93,6 +98,12 @@ class Bot:
         self.batcher = (MicroBatcher(lambda texts: self.classifier.predict(texts), window,
                                      4 * max(1, config.model.batch_size)) if window > 0 else None)
         self.renderer.check(classifier.labels)  # refuse to start on a broken or incomplete template set
+        conv = config.conversation
+        custom = [Example(text, k.name) for k in conv.kinds for text in k.examples]
+        unknown = [k.name for k in conv.kinds if not k.name or not k.examples or not (k.reply or k.replies)]
+        if unknown:
+            raise ValueError(f"[[conversation.kinds]] {unknown}: each needs a name, examples and a reply")
+        self.kinds = KindDetector(packaged_examples() + custom, conv.kind_min_similarity)
 
     @classmethod
     def from_config(cls, config: BotConfig, log_fn=print) -> "Bot":
@@ -120,11 +131,17 @@ class Bot:
         self.store.create_conversation(conversation_id(token), channel)
         return token
 
-    def greeting(self, session: str) -> dict:
-        """The bot's opening line for a new conversation (the widget shows it when the panel opens)."""
+    def greeting(self, session: str, channel: str = "api", language: str | None = None) -> dict | None:
+        """The bot's opening line for a new conversation, in the client's language (None where the channel is
+        configured not to greet)."""
+        conv = self.config.conversation
+        if channel not in conv.greet_channels:
+            return None
+        language = normalise_hint(language, tuple(conv.languages)) or conv.default_language
         pick = int(conversation_id(_check_session(session)), 16)
-        rendered = self.renderer.render("greeting", self._context("", None, None, None, False), pick)
-        return {"text": rendered.text, "html": rendered.html, "quick_replies": []}
+        rendered = self.renderer.render("greeting", self._context("", None, None, None, False, language), pick,
+                                        language)
+        return {"text": rendered.text, "html": rendered.html, "quick_replies": [], "language": language}
 
     def knows(self, session: str) -> bool:
         return self.store.exists(conversation_id(_check_session(session)))
@@ -132,7 +149,8 @@ class Bot:
     # --- the turn -------------------------------------------------------------------------------------------------
 
     def reply(self, session: str, text: str, channel: str = "api", in_reply_to: int | None = None,
-              quick_reply: str | None = None, client_message_id: str | None = None) -> Reply:
+              quick_reply: str | None = None, client_message_id: str | None = None,
+              language: str | None = None) -> Reply:
         started = time.perf_counter()
         text = clean_text(text, self.config.limits.max_message_chars)
         cid = conversation_id(_check_session(session))
@@ -145,7 +163,7 @@ class Bot:
                 if stored is not None:
                     return self._replay(session, cid, stored, text)
             state = self.store.state(cid)
-            turn, reply = self._turn(session, cid, text, channel, state, in_reply_to, quick_reply, started)
+            turn, reply = self._turn(session, cid, text, channel, state, in_reply_to, quick_reply, started, language)
             try:
                 message_id = self.store.record_turn(
                     TurnRecord(**turn, latency_ms=reply.latency_ms, client_message_id=client_message_id,
@@ -157,78 +175,117 @@ class Bot:
         raise InputError("this conversation is busy; please send again", status=409, code="conflict")
 
     def _turn(self, session: str, cid: str, text: str, channel: str, state: ConversationState,
-              in_reply_to: int | None, quick_reply: str | None, started: float):
-        labels = self.classifier.labels
+              in_reply_to: int | None, quick_reply: str | None, started: float, language_hint: str | None = None):
+        labels, conv = self.classifier.labels, self.config.conversation
         question = open_question(state.pending, in_reply_to)
-        answer = None
-        if quick_reply is not None:
+        language = (detect_language(text, tuple(conv.languages)) or state.language
+                    or normalise_hint(language_hint, tuple(conv.languages)) or conv.default_language)
+        step = None
+        if quick_reply is not None and quick_reply != PERSON_PAYLOAD:
             if question is None:
                 raise InputError("that question is no longer open; please type your message", status=409,
                                  code="question_closed")
-            answer = read_button(quick_reply, question, labels)
-            if answer is None:
+            step = answer_step(text, quick_reply, question, labels, self.config.policy)
+            if step is None:
                 raise InputError(f"{quick_reply!r} is not one of the answers offered", code="unknown_quick_reply")
-        elif question is not None:
-            answer = read_answer(text, question, labels)
-        prediction = decision = None
-        ticket, ticket_is_new = None, False
+        elif quick_reply is None and question is not None:
+            step = answer_step(text, None, question, labels, self.config.policy)
+        prediction, clauses, ticket, ticket_is_new = None, [], None, False
         try:
-            if answer is not None:
-                decision = decide_answer(answer, question, self.config.policy)
-            else:
-                prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
-                decision = decide_prediction(prediction, self.config.policy, self.classifier.thresholds)
-            if decision.handoff:
+            if step is None:
+                kind = "person" if quick_reply == PERSON_PAYLOAD else self.kinds.detect(text).kind
+                context = None
+                if kind == FEEDBACK:
+                    prediction, context, clauses = self._read_feedback(cid, text, question)
+                step = decide(kind, prediction, context, clauses, FlowState(question, state.open_ticket,
+                              state.had_feedback, state.csat_asked), self.config.policy, self.classifier.thresholds)
+                prediction = context or prediction
+            if step.handoff:
                 ticket_is_new = state.open_ticket is None
                 ticket = new_ticket_id() if ticket_is_new else state.open_ticket
+            elif step.contact is not None or step.kind == "ticket":
+                ticket = state.open_ticket
             pick = int(hashlib.sha256(f"{cid}:{state.last_message_id}".encode()).hexdigest(), 16)
-            rendered = self.renderer.render(decision.template,
-                                            self._context(text, prediction, decision, ticket, ticket_is_new), pick)
+            context_vars = self._context(text, prediction, step, ticket, ticket_is_new, language)
+            rendered = self.renderer.render(step.template, context_vars, pick, language)
         except Exception:  # the model or a template failed: keep the message, answer with the error template
             log.exception("reply failed for conversation %s; storing the message with the error reply", cid)
-            prediction, decision, ticket, ticket_is_new = None, None, None, False
-            rendered = self.renderer.render("error", self._context(text, None, None, None, False))
-        ask = decision.ask if decision else None
-        turn = dict(conversation_id=cid, channel=channel, text=text,
-                    kind="answer" if answer is not None else "feedback",
+            prediction, step, ticket, ticket_is_new, clauses = None, None, None, False, []
+            rendered = self.renderer.render("error", self._context(text, None, None, None, False, language),
+                                            0, language)
+        ask = step.ask if step else None
+        turn = dict(conversation_id=cid, channel=channel, text=text, kind=step.kind if step else FEEDBACK,
                     label=prediction.label if prediction else None,
                     probabilities=prediction.probabilities if prediction else None,
-                    band=decision.band if decision else None, template=rendered.template, reply=rendered.text,
-                    model_version=self.classifier.version, ticket=ticket, ticket_is_new=ticket_is_new,
-                    correction=decision.correction if decision else None,
-                    ask=(ask, decision.label) if ask else None,
-                    ask_target=question.target_id if ask and answer is not None else None)
+                    band=step.band if step and prediction else None, template=rendered.template,
+                    reply=rendered.text, model_version=self.classifier.version, ticket=ticket,
+                    ticket_is_new=ticket_is_new, correction=step.correction if step else None,
+                    ask=(ask, step.label) if ask else None,
+                    ask_target=question.target_id if ask and question is not None and question.kind in
+                    (WHICH, FOLLOWUP) and step.kind in (FEEDBACK, "answer") else None,
+                    language=language,
+                    clauses=[{"text": c.text, "label": c.prediction.label, "confidence": c.prediction.confidence}
+                             for c in clauses] if len(clauses) > 1 else None,
+                    csat=step.csat if step else None,
+                    contact=(step.contact.kind, step.contact.value) if step and step.contact else None,
+                    ask_csat=bool(step and step.ask_csat), close=bool(step and step.close))
         reply = Reply(message_id=0, session=session, conversation_id=cid, text=rendered.text, html=rendered.html,
                       template=rendered.template, kind=turn["kind"], prediction=prediction,
                       band=turn["band"], ticket=ticket, correction=turn["correction"],
-                      latency_ms=(time.perf_counter() - started) * 1000,
-                      quick_replies=quick_replies(ask, self.classifier.labels))
+                      latency_ms=(time.perf_counter() - started) * 1000, language=language,
+                      quick_replies=quick_replies(ask, labels, language, rendered.template))
         return turn, reply
+
+    def _read_feedback(self, cid: str, text: str, question: Pending | None):
+        """(the message's prediction, the prediction with the turn before when it answers a follow-up, its clauses
+        with their predictions when it has contrasting parts). One forward pass for the message; extra texts only
+        when there is a follow-up or a contrast."""
+        prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
+        extra = []
+        before = self.store.message_text(cid, question.target_id) if question and question.kind == FOLLOWUP else None
+        if before:
+            extra.append(f"{before}\n{text}")
+        parts = split_clauses(text)
+        if len(parts) > 1:
+            extra += parts
+        predicted = self.classifier.predict(extra) if extra else []
+        context = predicted.pop(0) if before else None
+        clauses = [Clause(part, p) for part, p in zip(parts, predicted)] if len(parts) > 1 else []
+        return prediction, context, clauses
 
     def _replay(self, session: str, cid: str, row: dict, text: str) -> Reply:
         if row["text"] != text:
             raise InputError("client_message_id was already used for a different message", status=409,
                              code="client_message_id_reused")
-        pending = self.store.state(cid).pending
+        state = self.store.state(cid)
+        pending = state.pending
         asks = pending.kind if pending is not None and pending.asked_in == row["id"] else None
         prediction = Prediction(row["label"], row["probabilities"]) if row["label"] and row["probabilities"] else None
         html = self.renderer.escape(row["reply"])
         return Reply(message_id=row["id"], session=session, conversation_id=cid, text=row["reply"], html=html,
                      template=row["template"], kind=row["kind"] or "feedback", prediction=prediction,
                      band=row["band"], ticket=row["ticket"], correction=None, latency_ms=row["latency_ms"],
-                     quick_replies=quick_replies(asks, self.classifier.labels), replayed=True)
+                     language=row.get("language") or "en", replayed=True,
+                     quick_replies=quick_replies(asks, self.classifier.labels, row.get("language") or "en",
+                                                 row["template"]))
 
-    def _context(self, text: str, prediction: Prediction | None, decision: Decision | None, ticket: str | None,
-                 ticket_is_new: bool) -> dict:
+    def _context(self, text: str, prediction: Prediction | None, step: Step | None, ticket: str | None,
+                 ticket_is_new: bool, language: str) -> dict:
         labels = self.classifier.labels
-        return {"text": text, "label": decision.label if decision else None,
-                "leaning": decision.label if decision else None,
+        variables = dict(step.variables) if step else {}
+        kind = variables.get("kind")
+        custom = next((k for k in self.config.conversation.kinds if k.name == kind), None) if kind else None
+        return {"text": text, "label": step.label if step else None, "leaning": step.label if step else None,
                 "confidence": prediction.confidence if prediction else None,
                 "probabilities": prediction.probabilities if prediction else {}, "ticket": ticket,
-                "ticket_is_new": ticket_is_new, "choices": [choice_word(label) for label in labels],
+                "ticket_is_new": ticket_is_new, "choices": [plain_word(label, language) for label in labels],
                 "business_name": self.config.templates.business_name,
                 "review_url": self.config.templates.review_url or None,
-                "ask_review": bool(decision and decision.ask_review), "handoff": bool(decision and decision.handoff)}
+                "ask_review": bool(step and step.ask_review), "handoff": bool(step and step.handoff),
+                "good_part": step.mixed[0] if step and step.mixed else None,
+                "bad_part": step.mixed[1] if step and step.mixed else None,
+                "answer": (custom.replies.get(language) or custom.reply) if custom else None,
+                "contact_kind": variables.get("contact_kind"), "language": language}
 
     # --- what the owner of a conversation may do -----------------------------------------------------------------
 
@@ -258,10 +315,13 @@ class Bot:
         pending = self.store.state(cid).pending
         messages = self.store.history(cid)
         question = None
+        language = self.store.conversation(cid) or {}
+        language = language.get("language") or self.config.conversation.default_language
         if pending is not None and messages and messages[-1]["id"] == pending.asked_in:
             question = {"message_id": pending.asked_in,
                         "quick_replies": [{"payload": q.payload, "text": q.text}
-                                          for q in quick_replies(pending.kind, self.classifier.labels)]}
+                                          for q in quick_replies(pending.kind, self.classifier.labels, language,
+                                                                 messages[-1]["template"])]}
         return {"conversation_id": cid, "open_question": question,
                 "messages": [{"message_id": m["id"], "text": m["text"], "reply": m["reply"],
                               "reply_html": self.renderer.escape(m["reply"]), "ticket": m["ticket"],
@@ -271,12 +331,6 @@ class Bot:
     def withdraw(self, session: str, message_ids: list[int]) -> int:
         """The customer took these messages back (undo, edit, clear): see Store.withdraw."""
         return self.store.withdraw(conversation_id(_check_session(session)), message_ids)
-
-
-def choice_word(label: str) -> str:
-    """How a label is said to a customer ("bad", not "negative")."""
-    friendly = FRIENDLY.get(label)
-    return friendly.split(" ", 1)[1].lower() if friendly else label.replace("_", " ")
 
 
 def _with_id(reply: Reply, message_id: int) -> Reply:

@@ -3,8 +3,8 @@
 The labelled file holds only labels someone really gave, with their provenance in ``source``:
 ``operator`` (wins), ``customer_button``, ``customer_text`` — the latest human correction of each message. The
 model's own predictions are training data only when asked for (``include_model``), and then only its confident
-("high" band) ones unless ``min_confidence`` says otherwise; they are marked ``model``. Answer turns ("yes",
-"👎 Bad") and messages the customer withdrew are never training data.
+("high" band) ones unless ``min_confidence`` says otherwise; they are marked ``model``. Answer turns ("👎 Bad"),
+greetings, questions and the like, and messages the customer withdrew are never training data.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from finetune.data import jsonl_line
 from .policy import HIGH, HUMAN_SOURCES, MODEL
 from .store import Store
 
-FULL_COLUMNS = ["id", "conversation_id", "channel", "kind", "created_at", "text", "label", "label_source",
+FULL_COLUMNS = ["id", "conversation_id", "channel", "kind", "language", "created_at", "text", "label", "label_source",
                 "confidence", "band", "template", "reply", "ticket", "correction", "correction_source", "rating",
-                "withdrawn", "latency_ms", "model_version", "probabilities"]
+                "withdrawn", "latency_ms", "model_version", "probabilities", "clauses"]
 LABELLED_COLUMNS = ["text", "label", "source"]
 
 
 def labelled_row(row: dict, include_model: bool = False, min_confidence: float | None = None) -> dict | None:
     """The training row for one stored message, or None when it carries no label we trust."""
-    if row["withdrawn"] or row["kind"] == "answer":
+    if row["withdrawn"] or row["kind"] not in (None, "feedback"):   # answers, greetings, questions: not feedback
         return None
     if row["correction"] is not None and row["correction_source"] in HUMAN_SOURCES:
         return {"text": row["text"], "label": row["correction"], "source": row["correction_source"]}
@@ -59,7 +59,8 @@ def export(store: Store, out: Path, labelled: bool = False, include_model: bool 
                 if row is None:
                     continue
             elif writer is not None:
-                row = {**row, "probabilities": json.dumps(row["probabilities"])}
+                row = {**row, "probabilities": json.dumps(row["probabilities"]),
+                       "clauses": json.dumps(row["clauses"]) if row["clauses"] else ""}
             if writer is None:
                 fh.write(jsonl_line(row))
             else:

@@ -8,8 +8,8 @@ fine-tune's training data, so a wrong label is worse than none):
 - an answer counts only for a question the customer can see: the client names the reply it answers
   (``in_reply_to``) and it must be the reply that asked the open question;
 - it is either a quick-reply button (an exact payload) or a message that names a label and nothing else ("bad",
-  "it was okay", "yes" to "did I get that right?"). Anything longer is a new message, classified on its own:
-  "they gave me the wrong meal" is a complaint, not a correction, whatever words it contains.
+  "it was okay", "gut"). Anything longer is a new message, classified on its own: "they gave me the wrong meal"
+  is a complaint, not a correction, whatever words it contains.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from .config import PolicyConfig
 
 HIGH, LOW = "high", "low"
-CONFIRM, WHICH = "confirm", "which"     # "did I get that right?" (yes/no) | "how would you describe it?" (a label)
-YES, NO = "yes", "no"
+WHICH = "which"                         # the question "how was it: bad, okay, good?" (label buttons)
 # Where a label came from (stored with every label; training can weigh or exclude sources).
 MODEL, CUSTOMER_BUTTON, CUSTOMER_TEXT, OPERATOR = "model", "customer_button", "customer_text", "operator"
 HUMAN_SOURCES = (CUSTOMER_BUTTON, CUSTOMER_TEXT, OPERATOR)
@@ -49,20 +48,19 @@ class Pending:
     target_id: int
     asked_in: int
     leaning: str                        # the label the model leaned to for the target message
-    kind: str = CONFIRM                 # CONFIRM (yes/no about `leaning`) | WHICH (pick a label)
+    kind: str = WHICH                   # WHICH, or a flow question (bot.flow: followup, csat, contact)
 
 
 @dataclass(frozen=True)
 class QuickReply:
-    payload: str                        # what a button press sends: "yes", "no" or "label:<name>"
+    payload: str                        # what a button press sends, e.g. "label:negative", "csat:4"
     text: str                           # what the button shows (and what the chat shows as the customer's turn)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The customer's explicit answer to the open question."""
-    kind: str                           # YES | NO | "label"
-    label: str | None                   # the label meant (None for NO)
+    """The customer's explicit answer to "how was it?": the label they chose."""
+    label: str
     source: str                         # CUSTOMER_BUTTON | CUSTOMER_TEXT
 
 
@@ -73,7 +71,7 @@ class Decision:
     band: str
     handoff: bool = False               # open (or add to) the conversation's hand-off ticket
     ask_review: bool = False
-    ask: str | None = None              # this reply asks a question: CONFIRM or WHICH
+    ask: str | None = None              # this reply asks a question: WHICH, or a flow question
     correction: tuple[int, str, str] | None = None   # (target message id, label, source) the customer gave
 
 
@@ -95,56 +93,35 @@ def decide_for_label(label: str, cfg: PolicyConfig, correction: tuple[int, str, 
                     ask_review=label in cfg.review_labels, correction=correction)
 
 
-def decide_prediction(pred: Prediction, cfg: PolicyConfig, model_thresholds: dict[str, float | None]) -> Decision:
-    if band(pred, cfg, model_thresholds) == HIGH:
-        return decide_for_label(pred.label, cfg)
-    if pred.margin < cfg.ambiguity_margin:   # no leaning worth confirming: ask which label fits
-        return Decision(template="clarify", label=pred.label, band=LOW, ask=WHICH)
-    return Decision(template=f"{pred.label}_{LOW}", label=pred.label, band=LOW, ask=CONFIRM)
-
-
 def decide_answer(answer: Answer, pending: Pending, cfg: PolicyConfig) -> Decision:
-    """The reply to an explicit answer: the label the customer meant is recorded and acted on; a "no" to
-    "did I get that right?" asks which label fits instead of guessing again."""
-    if answer.kind == NO:
-        return Decision(template="correction", label=pending.leaning, band=LOW, ask=WHICH)
-    label = pending.leaning if answer.kind == YES else answer.label
-    return decide_for_label(label, cfg, correction=(pending.target_id, label, answer.source))
+    """The reply to an explicit answer: the label the customer meant is recorded and acted on."""
+    return decide_for_label(answer.label, cfg, correction=(pending.target_id, answer.label, answer.source))
 
 
 # --- reading an answer -------------------------------------------------------------------------------------------
 
-FRIENDLY = {"negative": "👎 Bad", "neutral": "😐 Okay", "positive": "👍 Good"}
-YES_TEXT, NO_TEXT = "Yes, that's right", "No"
-
-
-def quick_replies(kind: str | None, labels: list[str]) -> list[QuickReply]:
-    """The buttons offered with a question (none without one)."""
-    if kind == CONFIRM:
-        return [QuickReply(YES, YES_TEXT), QuickReply(NO, NO_TEXT)]
-    if kind == WHICH:
-        return [QuickReply(f"label:{label}", FRIENDLY.get(label, label.replace("_", " ").capitalize()))
-                for label in labels]
-    return []
-
-
-_YES_WORDS = {"yes", "yeah", "yep", "yup", "ya", "y", "correct", "right", "exactly", "indeed", "sure", "true",
-              "that's right", "thats right", "that is right", "you got it", "spot on"}
-_NO_WORDS = {"no", "nope", "nah", "n", "not really", "wrong", "incorrect", "no it wasn't", "no it was not"}
+# Words a customer may answer "how was it?" with, in the languages we serve (bot/locales.py has the buttons).
 SYNONYMS = {
     "negative": ("negative", "bad", "terrible", "awful", "poor", "horrible", "unhappy", "disappointed",
-                 "disappointing", "annoyed", "angry", "upset", "frustrated", "dreadful", "👎"),
+                 "disappointing", "annoyed", "angry", "upset", "frustrated", "dreadful", "👎", "schlecht",
+                 "mies", "furchtbar", "mauvais", "nul", "horrible", "mal", "malo", "ruim", "péssimo", "male",
+                 "pessimo", "slecht"),
     "neutral": ("neutral", "ok", "okay", "fine", "alright", "average", "so-so", "so so", "meh", "mixed",
-                "in between", "neither", "neither good nor bad", "😐"),
+                "in between", "neither", "neither good nor bad", "😐", "oké", "okee", "geht so", "mittel",
+                "correct", "moyen", "normal", "regular", "razoável", "mais ou menos", "così così", "normale",
+                "gaat wel"),
     "positive": ("positive", "good", "great", "excellent", "amazing", "awesome", "fantastic", "happy", "pleased",
-                 "satisfied", "wonderful", "perfect", "brilliant", "lovely", "👍"),
+                 "satisfied", "wonderful", "perfect", "brilliant", "lovely", "👍", "gut", "super", "toll", "bien",
+                 "bon", "génial", "bueno", "genial", "bom", "ótimo", "bene", "buono", "ottimo", "goed", "prima"),
 }
 # Words that may surround the one label word without changing what it says ("it was really bad").
 _FILLER = {"it", "its", "it's", "was", "is", "were", "i", "i'd", "id", "i'm", "im", "am", "would", "say", "very",
            "really", "quite", "pretty", "so", "just", "definitely", "rather", "overall", "honestly", "the",
-           "experience", "that", "thats", "that's", "all", "in", "actually", "a", "bit",
-           "kind", "of", "sort", "more", "like", "um", "uh", "well", "oh"}
-_NEGATORS = {"not", "never", "isn't", "wasn't", "didn't", "don't", "no", "hardly", "nothing", "nor"}
+           "experience", "that", "thats", "that's", "all", "in", "actually", "a", "bit", "kind", "of", "sort",
+           "more", "like", "um", "uh", "well", "oh", "es", "war", "sehr", "c'était", "très", "fue", "muy", "foi",
+           "muito", "era", "molto", "het", "heel", "erg"}
+_NEGATORS = {"not", "never", "isn't", "wasn't", "didn't", "don't", "no", "hardly", "nothing", "nor", "nicht",
+             "kein", "pas", "ne", "não", "nao", "non", "niet", "geen"}
 _PUNCT = re.compile(r"[^\w\s'👍👎😐-]+")
 
 
@@ -153,57 +130,33 @@ def _normalise(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text).split())
 
 
-def _label_word(words: list[str], labels: list[str]) -> str | None:
-    """The label that ``words`` (fillers removed) name, when they are exactly one synonym of one label."""
-    phrase = " ".join(w for w in words if w not in _FILLER)
-    if not phrase:
-        return None
-    found = {label for label in labels if phrase in SYNONYMS.get(label, ()) or phrase == label.casefold()}
-    return found.pop() if len(found) == 1 else None
-
-
 def read_answer(text: str, pending: Pending, labels: list[str]) -> Answer | None:
-    """The customer's typed answer to ``pending``, or None when the message is not an unambiguous answer (then it
-    is a new message). Pure; the caller has already checked that the question is the one the customer sees."""
-    norm = _normalise(text)
-    if not norm or len(norm.split()) > 8:
+    """The label a typed answer to "how was it?" names, or None when the message is not an unambiguous answer
+    (then it is a new message). Pure; the caller has already checked that the question is the one shown."""
+    if pending.kind != WHICH:
         return None
-    if norm in _YES_WORDS:
-        return Answer(YES, pending.leaning, CUSTOMER_TEXT) if pending.kind == CONFIRM else None
-    if norm in _NO_WORDS:
-        return Answer(NO, None, CUSTOMER_TEXT) if pending.kind == CONFIRM else None
-    words = norm.split()
-    opener = None
-    for prefix in sorted(_YES_WORDS | _NO_WORDS, key=len, reverse=True):   # "yes, it was bad" / "no, good"
-        if norm.startswith(prefix + " "):
-            opener = YES if prefix in _YES_WORDS else NO
-            words = norm[len(prefix) + 1:].split()
-            break
-    rest = " ".join(words)
-    if opener == YES and rest in _YES_WORDS or opener == NO and rest in _NO_WORDS:   # "yeah, that's right"
-        return read_answer(opener, pending, labels)
-    if _NEGATORS & set(words):          # "not bad", "wasn't great": meaning flips; never guess
+    words = _normalise(text).split()
+    if not words or len(words) > 6 or _NEGATORS & set(words):   # "not bad": meaning flips; never guess
         return None
-    label = _label_word(words, labels)
-    if label is None:
-        return None
-    if opener == YES and pending.kind == CONFIRM and label != pending.leaning:
-        return None                     # "yes, it was good" to "you're unhappy, right?": contradictory
-    if opener == NO and pending.kind == CONFIRM and label == pending.leaning:
-        return None                     # "no, it was bad" to "you're unhappy, right?": contradictory
-    return Answer("label", label, CUSTOMER_TEXT)
+    phrase = " ".join(w for w in words if w not in _FILLER)
+    found = {label for label in labels if phrase in SYNONYMS.get(label, ()) or phrase == label.casefold()}
+    if len(found) != 1:                 # none, or a word of several labels, or the label words of a button
+        found = {label for label in labels if _normalise(text) in (_normalise(b) for b in _button_texts(label))}
+    return Answer(found.pop(), CUSTOMER_TEXT) if len(found) == 1 else None
+
+
+def _button_texts(label: str) -> list[str]:
+    from .locales import LABEL_WORDS
+
+    return [words[label] for words in LABEL_WORDS.values() if label in words]
 
 
 def read_button(payload: str, pending: Pending, labels: list[str]) -> Answer | None:
-    """A quick-reply press: exactly one of the payloads offered with the open question, else None."""
-    offered = {q.payload for q in quick_replies(pending.kind, labels)}
-    if payload not in offered:
+    """A label button pressed under the open "how was it?" question, else None."""
+    label = payload.removeprefix("label:") if payload.startswith("label:") else None
+    if pending.kind != WHICH or label not in labels:
         return None
-    if payload == YES:
-        return Answer(YES, pending.leaning, CUSTOMER_BUTTON)
-    if payload == NO:
-        return Answer(NO, None, CUSTOMER_BUTTON)
-    return Answer("label", payload.removeprefix("label:"), CUSTOMER_BUTTON)
+    return Answer(label, CUSTOMER_BUTTON)
 
 
 def open_question(pending: Pending | None, in_reply_to: int | None) -> Pending | None:

@@ -1,9 +1,10 @@
 """Response templates: sandboxed Jinja2, customer text only ever passed as a variable.
 
 Each ``templates/<key>.j2`` may hold several variants separated by a line ``{# variant #}``; the bot picks one
-deterministically per message so replies do not repeat word for word. Lookup for a label template
-``<label>_<band>`` falls back to ``default_<band>`` (for label sets without their own files, e.g. emotions);
-``feedbackbot templates check`` lists which labels use it.
+deterministically per message so replies do not repeat word for word. ``templates/<lang>/<key>.j2`` is the same
+reply in another language; a key missing there falls back to the top-level (English) file. Lookup for a label
+template ``<label>_<band>`` falls back to ``default_<band>`` (for label sets without their own files, e.g.
+emotions); ``feedbackbot templates check`` lists which labels use it and which keys each language lacks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from .policy import HIGH, LOW
 
 VARIANT_SPLIT = re.compile(r"^\{#\s*variant\s*#\}\s*$", re.M)
-FIXED_KEYS = ("clarify", "correction", "error", "greeting")
+FIXED_KEYS = ("clarify", "tell_more", "error", "greeting", "greeting_reply", "goodbye", "csat_ask", "csat_thanks", "question",
+              "person", "contact_saved", "ticket_status", "custom_kind", "mixed")
+DEFAULT_LANGUAGE = "en"
 
 
 class TemplateSetError(RuntimeError):
@@ -43,7 +46,9 @@ def sample_context(labels: list[str]) -> dict:
     return {"text": "<b>sample</b> {{ 7*7 }}", "label": label, "leaning": label, "confidence": 0.9,
             "probabilities": {name: 1 / len(labels) for name in labels}, "ticket": "FB-TEST01",
             "ticket_is_new": True, "choices": ["bad", "okay", "good"], "business_name": "ACME",
-            "review_url": "https://example.com/review", "ask_review": True, "handoff": True}
+            "review_url": "https://example.com/review", "ask_review": True, "handoff": True,
+            "good_part": "the staff", "bad_part": "the wait", "answer": "We open at 9.", "contact_kind": "email",
+            "language": "en"}
 
 
 class Renderer:
@@ -53,18 +58,22 @@ class Renderer:
             raise TemplateSetError(f"template directory {self.directory} does not exist")
         self._envs = {escape: SandboxedEnvironment(undefined=StrictUndefined, autoescape=escape,
                                                    keep_trailing_newline=False) for escape in (False, True)}
-        self._variants: dict[str, list[str]] = {}
+        # (language, key) -> variants; language "" is the top level (English, the fallback)
+        self._variants: dict[tuple[str, str], list[str]] = {}
         problems = []
-        for path in sorted(self.directory.glob("*.j2")):
-            source = path.read_text(encoding="utf-8")
-            variants = [v.strip() for v in VARIANT_SPLIT.split(source) if v.strip()]
-            for i, variant in enumerate(variants):
-                try:
-                    for env in self._envs.values():
-                        env.from_string(variant)
-                except TemplateError as exc:
-                    problems.append(f"{path.name} variant {i + 1}: {exc}")
-            self._variants[path.stem] = variants
+        folders = [("", self.directory)] + [(p.name, p) for p in sorted(self.directory.iterdir())
+                                             if p.is_dir() and not p.name.startswith(("_", "."))]
+        for language, folder in folders:
+            for path in sorted(folder.glob("*.j2")):
+                source = path.read_text(encoding="utf-8")
+                variants = [v.strip() for v in VARIANT_SPLIT.split(source) if v.strip()]
+                for i, variant in enumerate(variants):
+                    try:
+                        for env in self._envs.values():
+                            env.from_string(variant)
+                    except TemplateError as exc:
+                        problems.append(f"{path.relative_to(self.directory)} variant {i + 1}: {exc}")
+                self._variants[(language, path.stem)] = variants
         if problems:
             raise TemplateSetError("broken templates:\n  " + "\n  ".join(problems))
         self._compiled = {(key, escape, i): self._envs[escape].from_string(src)
@@ -77,48 +86,64 @@ class Renderer:
         return html.escape(text, quote=True)
 
     def keys(self) -> list[str]:
-        return sorted(self._variants)
+        return sorted({key for language, key in self._variants if not language})
 
-    def resolve(self, key: str) -> str:
-        if key in self._variants:
-            return key
+    def languages(self) -> list[str]:
+        return sorted({language for language, _ in self._variants if language})
+
+    def resolve(self, key: str, language: str = "") -> tuple[str, str]:
+        """(language folder, key) of the file that answers ``key`` in ``language``: that language's own file,
+        else the top-level one; label templates fall back to default_<band>."""
+        language = "" if language == DEFAULT_LANGUAGE else language
+        candidates = [key]
         for band in (HIGH, LOW):
-            if key.endswith(f"_{band}") and f"default_{band}" in self._variants:
-                return f"default_{band}"
+            if key.endswith(f"_{band}"):
+                candidates.append(f"default_{band}")
+        for candidate in candidates:
+            for folder in ((language, "") if language else ("",)):
+                if (folder, candidate) in self._variants:
+                    return folder, candidate
         raise TemplateSetError(f"no template {key}.j2 in {self.directory}")
 
-    def render(self, key: str, context: dict, pick: int = 0) -> Rendered:
-        key = self.resolve(key)
-        n = len(self._variants[key])
+    def render(self, key: str, context: dict, pick: int = 0, language: str = "") -> Rendered:
+        found = self.resolve(key, language)
+        n = len(self._variants[found])
         try:
-            text = self._compiled[(key, False, pick % n)].render(**context)
-            html = self._compiled[(key, True, pick % n)].render(**context)
+            text = self._compiled[(found, False, pick % n)].render(**context)
+            html_text = self._compiled[(found, True, pick % n)].render(**context)
         except TemplateError as exc:
-            raise TemplateSetError(f"{key}.j2: {exc}") from None
-        return Rendered(text=text.strip(), html=html.strip(), template=key)
+            raise TemplateSetError(f"{found[1]}.j2 ({found[0] or 'default'}): {exc}") from None
+        return Rendered(text=text.strip(), html=html_text.strip(), template=found[1])
 
     def check(self, labels: list[str]) -> list[str]:
-        """Render every variant of every needed template with sample context; return a report (raises on problems)."""
+        """Render every variant of every template (every language) with sample context; report which file answers
+        each needed key and which keys each language leaves to English (raises on problems)."""
         needed = [f"{label}_{band}" for label in labels for band in (HIGH, LOW)] + list(FIXED_KEYS)
         problems, report = [], []
         for key in needed:
             try:
-                used = self.resolve(key)
+                used = self.resolve(key)[1]
             except TemplateSetError as exc:
                 problems.append(str(exc))
                 continue
             report.append(f"{key}: {used}.j2" + ("" if used == key else " (default)"))
+        for language in self.languages():
+            missing = [key for key in needed if (language, key) not in self._variants
+                       and (key == self.resolve(key)[1] if not problems else True)]
+            report.append(f"[{language}] " + (f"falls back to English for: {', '.join(missing)}" if missing
+                                              else "complete"))
         ctx = sample_context(labels)
-        for key, variants in self._variants.items():
+        for (language, key), variants in self._variants.items():
             for i in range(len(variants)):
                 for escape in (False, True):
+                    name = f"{language + '/' if language else ''}{key}.j2 variant {i + 1}"
                     try:
-                        out = self._compiled[(key, escape, i)].render(**ctx)
+                        out = self._compiled[((language, key), escape, i)].render(**ctx)
                     except TemplateError as exc:
-                        problems.append(f"{key}.j2 variant {i + 1}: {exc}")
+                        problems.append(f"{name}: {exc}")
                         break
                     if not out.strip():
-                        problems.append(f"{key}.j2 variant {i + 1}: renders empty")
+                        problems.append(f"{name}: renders empty")
                         break
         if problems:
             raise TemplateSetError("template check failed:\n  " + "\n  ".join(dict.fromkeys(problems)))

@@ -51,6 +51,12 @@ class Conversation(Base):
     pending_asked_in: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pending_leaning: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pending_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    had_feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)      # 1 once feedback was given
+    csat: Mapped[int | None] = mapped_column(Integer, nullable=True)              # 1-5, the customer's rating
+    csat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Message(Base):
@@ -58,7 +64,10 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)   # feedback | answer (to a question)
+    # feedback | answer (to the bot's question) | greeting | thanks | question | person | ticket | a business kind
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    clauses: Mapped[list | None] = mapped_column(JSON, nullable=True)     # mixed feedback: [{text, label, confidence}]
     text: Mapped[str] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(64), nullable=True)
     label_source: Mapped[str | None] = mapped_column(String(16), nullable=True)   # "model" when label is set
@@ -99,7 +108,10 @@ class Ticket(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")     # open | closed | withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="open")     # open | closed | withdrawn | merged
+    contact_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)   # email | phone | chat
+    contact: Mapped[str | None] = mapped_column(String(254), nullable=True)       # given by the customer, asked for
+    contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # (= their consent)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     __table_args__ = (Index("ux_tickets_one_open", "conversation_id", unique=True,
                             sqlite_where=sql("status = 'open'"), postgresql_where=sql("status = 'open'")),)
@@ -107,7 +119,8 @@ class Ticket(Base):
 
 _conversations, _messages, _tickets = Conversation.__table__, Message.__table__, Ticket.__table__
 _STATE = select(_conversations.c.pending_target_id, _conversations.c.pending_asked_in, _conversations.c.pending_leaning,
-                _conversations.c.pending_kind).where(_conversations.c.id == bindparam("cid"))
+                _conversations.c.pending_kind, _conversations.c.language, _conversations.c.had_feedback,
+                _conversations.c.csat_asked_at).where(_conversations.c.id == bindparam("cid"))
 _LAST_MESSAGE = (select(_messages.c.id).where(_messages.c.conversation_id == bindparam("cid"))
                  .order_by(_messages.c.id.desc()).limit(1))
 _OPEN_TICKET = select(_tickets.c.id).where(_tickets.c.conversation_id == bindparam("cid"),
@@ -141,6 +154,9 @@ class ConversationState:
     pending: Pending | None
     last_message_id: int | None
     open_ticket: str | None
+    language: str | None = None
+    had_feedback: bool = False
+    csat_asked: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,12 @@ class TurnRecord:
     ask_target: int | None = None              # the message it asks about (None: this very message)
     client_message_id: str | None = None
     in_reply_to: int | None = None
+    language: str | None = None
+    clauses: list | None = None
+    csat: int | None = None                    # the customer's CSAT rating, given in this turn
+    contact: tuple[str, str] | None = None     # (kind, value) for the conversation's open ticket
+    ask_csat: bool = False
+    close: bool = False
 
 
 def default_url() -> str:
@@ -208,7 +230,10 @@ class Store:
         if conv is not None and conv.pending_target_id is not None and conv.pending_asked_in is not None:
             pending = Pending(conv.pending_target_id, conv.pending_asked_in, conv.pending_leaning or "",
                               conv.pending_kind or "confirm")
-        return ConversationState(pending, last, ticket)
+        if conv is None:
+            return ConversationState(pending, last, ticket)
+        return ConversationState(pending, last, ticket, conv.language, bool(conv.had_feedback),
+                                 conv.csat_asked_at is not None)
 
     def exists(self, conversation_id: str) -> bool:
         with self.engine.connect() as conn:
@@ -242,6 +267,7 @@ class Store:
                     "band": turn.band, "template": turn.template, "reply": turn.reply,
                     "latency_ms": turn.latency_ms, "model_version": turn.model_version, "ticket": turn.ticket,
                     "client_message_id": turn.client_message_id, "in_reply_to": turn.in_reply_to,
+                    "language": turn.language, "clauses": turn.clauses,
                 }).inserted_primary_key[0]
                 if turn.ticket and turn.ticket_is_new:
                     conn.execute(_INSERT_TICKET, {"id": turn.ticket, "message_id": message_id, "status": "open",
@@ -255,9 +281,46 @@ class Store:
                                             "target": (turn.ask_target or message_id) if kind else None,
                                             "asked_in": message_id if kind else None,
                                             "leaning": leaning, "kind": kind})
+                self._record_conversation(conn, turn)
                 return message_id
         except IntegrityError as exc:
             raise DuplicateTurn(str(exc.orig)) from None
+
+    @staticmethod
+    def _record_conversation(conn, turn: TurnRecord) -> None:
+        """What this turn changes about the conversation: language, feedback given, CSAT, closing, contact."""
+        values: dict = {}
+        if turn.language:
+            values["language"] = turn.language
+        if turn.kind == "feedback" and turn.label:
+            values["had_feedback"] = 1
+        if turn.ask_csat:
+            values["csat_asked_at"] = _now()
+        if turn.csat is not None:
+            values.update(csat=turn.csat, csat_at=_now())
+        if turn.close:
+            values["closed_at"] = _now()
+        if values:
+            conn.execute(update(_conversations).where(_conversations.c.id == turn.conversation_id).values(**values))
+        if turn.contact and turn.ticket:
+            conn.execute(update(_tickets).where(_tickets.c.id == turn.ticket).values(
+                contact_kind=turn.contact[0], contact=turn.contact[1], contact_at=_now()))
+
+    def message_text(self, conversation_id: str, message_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(_messages.c.text).where(_messages.c.id == message_id,
+                                                               _messages.c.conversation_id == conversation_id)).scalar()
+
+    def conversation(self, conversation_id: str) -> dict | None:
+        """The conversation row (language, CSAT, ...), for channels and the console."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_conversations).where(_conversations.c.id == conversation_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def ticket(self, ticket_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_tickets).where(_tickets.c.id == ticket_id)).first()
+        return None if row is None else dict(row._mapping)
 
     # --- what a customer's client may do with its own conversation --------------------------------------------
 
@@ -282,7 +345,7 @@ class Store:
             where = [_messages.c.id == message_id]
             if conversation_id is not None:
                 where += [_messages.c.conversation_id == conversation_id, _messages.c.withdrawn_at.is_(None),
-                          or_(_messages.c.kind.is_(None), _messages.c.kind != "answer")]
+                          or_(_messages.c.kind.is_(None), _messages.c.kind == "feedback")]
             if conn.execute(select(_messages.c.id).where(*where)).first() is None:
                 raise NotFound(f"no message {message_id} in this conversation")
             conn.execute(_INSERT_CORRECTION, {"message_id": message_id, "label": label, "source": source,
@@ -358,7 +421,8 @@ class Store:
                        "latency_ms": m.latency_ms, "model_version": m.model_version, "ticket": m.ticket,
                        "created_at": m.created_at.isoformat() if m.created_at else None,
                        "correction": c.label if c else None, "correction_source": c.source if c else None,
-                       "rating": m.rating, "withdrawn": m.withdrawn_at is not None}
+                       "rating": m.rating, "withdrawn": m.withdrawn_at is not None, "language": m.language,
+                       "clauses": m.clauses}
             last_id = ids[-1]
 
 

@@ -43,30 +43,29 @@ def test_confident_positive_thanks_without_ticket(tiny_model_dir, db):
     assert "https://example.com/review" in r.text
 
 
-def test_unsure_bot_asks_then_records_the_customers_answer_as_a_correction(tiny_model_dir, db):
+def test_unsure_bot_follows_up_then_confirms_with_buttons_and_records_the_answer(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s4", "the flight was, well, a flight")
-    assert first.band == "low" and first.quick_replies
-    pending = bot.store.state(conversation_id("s4")).pending
-    assert pending.target_id == pending.asked_in == first.message_id
-    answer = bot.reply("s4", "it was bad", in_reply_to=first.message_id)
+    assert first.band == "low" and not first.quick_replies            # a natural follow-up, no label choices
+    assert bot.store.state(conversation_id("s4")).pending.kind == "followup"
+    more = bot.reply("s4", "the seat was broken and nobody helped", in_reply_to=first.message_id)
+    assert more.kind == "feedback" and more.template == "clarify"      # still unsure: the one confirmation step
+    assert [q.payload for q in more.quick_replies] == ["label:negative", "label:neutral", "label:positive"]
+    assert "negative" not in more.text and "positive" not in more.text   # nobody is asked to pick our label names
+    answer = bot.reply("s4", "it was bad", in_reply_to=more.message_id)
     assert answer.correction == (first.message_id, "negative", "customer_text") and answer.kind == "answer"
     assert answer.template == "negative_high" and answer.ticket and answer.prediction is None
     assert bot.store.state(conversation_id("s4")).pending is None
     rows = list(bot.store.iter_messages())
-    assert rows[0]["correction"] == "negative" and rows[1]["label"] is None
+    assert rows[0]["correction"] == "negative" and rows[2]["label"] is None
     assert bot.store.count(Correction) == 1
 
 
-def test_no_to_the_question_asks_which_and_a_button_answers_it(tiny_model_dir, db):
+def test_a_button_press_labels_the_message_the_bot_asked_about(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s5", text_predicted_as(bot.classifier, "negative"))
-    assert first.template == "negative_low" and [q.payload for q in first.quick_replies] == ["yes", "no"]
-    no = bot.reply("s5", "No", in_reply_to=first.message_id, quick_reply="no")
-    assert no.template == "correction" and no.correction is None and not no.ticket
-    assert [q.payload for q in no.quick_replies] == ["label:negative", "label:neutral", "label:positive"]
-    assert "negative" not in no.text and "positive" not in no.text     # nobody is asked to pick our label names
-    fix = bot.reply("s5", "👍 Good", in_reply_to=no.message_id, quick_reply="label:positive")
+    more = bot.reply("s5", "the crew did not care at all", in_reply_to=first.message_id)
+    fix = bot.reply("s5", "\U0001F44D Good", in_reply_to=more.message_id, quick_reply="label:positive")
     assert fix.correction == (first.message_id, "positive", "customer_button") and fix.template == "positive_high"
 
 
@@ -92,7 +91,7 @@ def test_text_is_stored_exactly_as_received(tiny_model_dir, db):
 
 def test_rate_and_correct_validate(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db)
-    r = bot.reply("s8", "ok")
+    r = bot.reply("s8", "the seat was ok")
     bot.rate("s8", r.message_id, -1)
     with pytest.raises(InputError, match="unknown label"):
         bot.correct("s8", r.message_id, "furious")
@@ -124,17 +123,18 @@ def test_export_labelled_file_feeds_finetune(tiny_model_dir, db, tmp_path):
 
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s9", "the seat was broken and the crew ignored me")
-    bot.reply("s9", "terrible", in_reply_to=first.message_id)     # answer -> correction to negative
-    other = bot.reply("s10", "thanks, all good")
+    more = bot.reply("s9", "the crew ignored me for an hour", in_reply_to=first.message_id)   # follow-up
+    bot.reply("s9", "terrible", in_reply_to=more.message_id)      # answer to the buttons -> correction
+    other = bot.reply("s10", "the crew was lovely, all good")
     bot.correct("s10", other.message_id, "positive")
     out = tmp_path / "labelled.csv"
     assert export(bot.store, out, labelled=True) == 2       # only labels a customer gave; answers are not data
     ds, labels, _ = load_labelled(DataConfig(path=str(out), labels=bot.classifier.labels))
     by_text = {t: labels[l] for t, l in zip(ds["text"], ds["label"])}
     assert by_text["the seat was broken and the crew ignored me"] == "negative"
-    assert by_text["thanks, all good"] == "positive"
+    assert by_text["the crew was lovely, all good"] == "positive"
     full = tmp_path / "all.jsonl"
-    assert export(bot.store, full) == 3
+    assert export(bot.store, full) == 4
     import json
     rows = [json.loads(line) for line in full.read_text().splitlines()]
     assert rows[0]["id"] == first.message_id and rows[0]["correction"] == "negative"

@@ -68,6 +68,7 @@ class HostPage:
 def site(tiny_model_dir, tmp_path_factory):
     """The bot server plus two host pages: one allowed to embed the widget, one not."""
     bot = make_bot(tiny_model_dir, f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fb.sqlite3'}")
+    bot.config.conversation.greet_channels = []    # these tests count bot messages; the greeting has its own tests
     # Pages on localhost:PORT are another origin than the bot's 127.0.0.1:PORT; only `allowed` is listed.
     allowed_port = free_port()
     server = LiveServer(create_app(bot, ServerConfig(allowed_origins=[f"http://localhost:{allowed_port}"])))
@@ -244,10 +245,9 @@ def test_gradio_retry_opens_no_second_ticket_and_buttons_answer_the_question(bro
     eventually(lambda: page.locator('[data-testid="bot"]').first.inner_text().strip() == shown)
     assert bot.store.count(Ticket) == tickets + 1 and len(_gradio_rows(bot, since)) == 1
     bot.config.policy = PolicyConfig(**ALWAYS_LOW)
-    _send(page, "the flight was, well, a flight", 1)
+    _send(page, "the flight was, well, a flight", 1)               # a follow-up question, no buttons
     asked = _gradio_rows(bot, since)[-1]
-    page.get_by_role("button", name="No", exact=True).click()      # a quick reply: "did I get that right?" - no
-    page.locator('[data-testid="bot"]').nth(2).wait_for(timeout=30000)
+    _send(page, "the seat was there and so was I", 2)              # still unsure: label buttons
     page.get_by_role("button", name="\U0001F44E Bad", exact=True).click()
     page.locator('[data-testid="bot"]').nth(3).wait_for(timeout=30000)
     eventually(lambda: next(r for r in bot.store.iter_messages() if r["id"] == asked["id"])["correction"] == "negative")
@@ -287,16 +287,20 @@ def test_widget_reload_restores_the_conversation_and_its_question(browser, site)
     frame = _open_widget(page, allowed)
     frame.locator("#text").fill("the staff ignored me")
     frame.locator("#send").click()
-    frame.locator(".quick button").first.wait_for(timeout=30000)
+    frame.locator(".msg.bot").first.wait_for(timeout=30000)       # "what happened?"
     asked = max(r["id"] for r in bot.store.iter_messages() if r["channel"] == "widget")
+    eventually(lambda: frame.locator("#send").is_enabled())
+    frame.locator("#text").fill("they looked at their phones")
+    frame.locator("#send").click()
+    frame.locator(".quick button").first.wait_for(timeout=30000)   # still unsure: the label buttons
     page.reload(wait_until="load")                                 # the panel comes back...
     frame = _open_widget(page, allowed)
-    assert frame.locator(".msg.you").all_inner_texts() == ["the staff ignored me"]   # ...with the conversation
-    assert frame.locator(".msg.bot").count() == 1
-    frame.get_by_role("button", name="Yes, that's right").click()  # the restored question can still be answered
-    frame.locator(".msg.bot").nth(1).wait_for(timeout=30000)
+    assert frame.locator(".msg.you").all_inner_texts() == ["the staff ignored me", "they looked at their phones"]
+    assert frame.locator(".msg.bot").count() == 2                  # ...with the conversation
+    frame.get_by_role("button", name="\U0001F44E Bad").click()     # the restored question can still be answered
+    frame.locator(".msg.bot").nth(2).wait_for(timeout=30000)
     row = next(r for r in bot.store.iter_messages() if r["id"] == asked)
-    assert row["correction"] == bot.store.get_message(asked).label and row["correction_source"] == "customer_button"
+    assert row["correction"] == "negative" and row["correction_source"] == "customer_button"
     assert len({r["conversation_id"] for r in bot.store.iter_messages() if r["id"] >= asked}) == 1
     page.close()
 

@@ -66,9 +66,9 @@ def test_numbered_quick_replies_answer_the_question(tiny_model_dir, tmp_path):
     child = spawn_chat(tiny_model_dir, db, always_ask)
     child.expect("you> ")
     child.sendline("the crew was, well, a crew")
-    child.expect(r"\[1\] Yes, that's right   \[2\] No")
+    child.expect(r"\[model: \w+ \d+%; reply: \w+_low")        # a follow-up question
     child.expect("you> ")
-    child.sendline("2")                        # "No": the bot asks which, with the labels in plain words
+    child.sendline("and the seat was a seat")   # still unsure: numbered choices, the labels in plain words
     child.expect(r"\[1\] \S+ Bad   \[2\] \S+ Okay   \[3\] \S+ Good")
     child.expect("you> ")
     child.sendline("3")
@@ -80,7 +80,7 @@ def test_numbered_quick_replies_answer_the_question(tiny_model_dir, tmp_path):
     quit_chat(child)
     rows = list(Store(db).iter_messages())
     assert rows[0]["correction"] == "positive" and rows[0]["correction_source"] == "customer_button"
-    assert [r["kind"] for r in rows] == ["feedback", "answer", "answer"]
+    assert [r["kind"] for r in rows] == ["feedback", "feedback", "answer"]
 
 
 def test_chat_ends_cleanly_on_eof(tiny_model_dir, tmp_path):

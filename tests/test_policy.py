@@ -3,9 +3,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import PolicyConfig
-from bot.policy import (CONFIRM, CUSTOMER_BUTTON, CUSTOMER_TEXT, HIGH, LOW, WHICH, Answer, Pending, Prediction,
-                        band, decide_answer, decide_prediction, open_question, quick_replies, read_answer,
-                        read_button, threshold_for)
+from bot.flow import FlowState, decide
+from bot.policy import (CUSTOMER_BUTTON, CUSTOMER_TEXT, HIGH, LOW, WHICH, Answer, Pending, Prediction, band,
+                        decide_answer, open_question, read_answer, read_button, threshold_for)
+
+NEW = FlowState(pending=None, open_ticket=None, had_feedback=False, csat_asked=False)
+
+
+def decide_prediction(p, cfg, thresholds):
+    return decide("feedback", p, None, [], NEW, cfg, thresholds)
 
 LABELS = ["negative", "neutral", "positive"]
 CFG = PolicyConfig(default_threshold=0.8, ambiguity_margin=0.15)
@@ -25,8 +31,8 @@ TABLE = [
     ((0.70, 0.20, 0.10), {}, {"negative": 0.65}, ("negative_high", HIGH, True, False)),   # model threshold
     ((0.70, 0.20, 0.10), {"negative": 0.75}, {"negative": 0.65}, ("negative_low", LOW, False, False)),  # config wins
     ((0.70, 0.20, 0.10), {}, {"negative": None}, ("negative_low", LOW, False, False)),  # None -> default 0.8
-    ((0.45, 0.40, 0.15), {"negative": 0.4}, {}, ("clarify", LOW, False, False)),  # confident but ambiguous
-    ((0.40, 0.35, 0.25), {}, {}, ("clarify", LOW, False, False)),               # low and ambiguous
+    ((0.45, 0.40, 0.15), {"negative": 0.4}, {}, ("tell_more", LOW, False, False)),  # confident but ambiguous
+    ((0.40, 0.35, 0.25), {}, {}, ("tell_more", LOW, False, False)),               # low and ambiguous
     ((0.10, 0.30, 0.60), {}, {}, ("positive_low", LOW, False, False)),
     ((0.10, 0.10, 0.80), {}, {}, ("positive_high", HIGH, False, True)),         # exactly at threshold
 ]
@@ -48,54 +54,45 @@ def test_threshold_precedence():
     assert threshold_for("positive", cfg, {}) == 0.9
 
 
-CONFIRM_Q = Pending(target_id=7, asked_in=7, leaning="negative", kind=CONFIRM)
 WHICH_Q = Pending(target_id=7, asked_in=9, leaning="negative", kind=WHICH)
+FOLLOWUP_Q = Pending(target_id=7, asked_in=7, leaning="negative", kind="followup")
 
 
-@pytest.mark.parametrize("text,question,expected", [
-    # yes / no only answer "did I get that right?"
-    ("yes", CONFIRM_Q, ("yes", "negative")), ("Yeah that's right!", CONFIRM_Q, ("yes", "negative")),
-    ("no", CONFIRM_Q, ("no", None)), ("yes", WHICH_Q, None), ("no", WHICH_Q, None),
-    # a message that names a label and nothing else
-    ("it was bad", CONFIRM_Q, ("label", "negative")), ("great!", CONFIRM_Q, ("label", "positive")),
-    ("Neutral.", WHICH_Q, ("label", "neutral")), ("it was really okay", WHICH_Q, ("label", "neutral")),
-    ("👍", WHICH_Q, ("label", "positive")), ("no, it was good", CONFIRM_Q, ("label", "positive")),
-    ("yes it was terrible", CONFIRM_Q, ("label", "negative")),
-    # negation, contradiction, anything more: a new message, never a relabel
-    ("not good", CONFIRM_Q, None), ("wasn't bad", WHICH_Q, None), ("hmm", CONFIRM_Q, None), ("Hi", CONFIRM_Q, None),
-    ("yes, it was good", CONFIRM_Q, None), ("no it was bad", CONFIRM_Q, None), ("good but also bad", WHICH_Q, None),
-    ("love the app but login is slow", CONFIRM_Q, None), ("What are your opening hours?", WHICH_Q, None),
-    ("They gave me the wrong meal and I'm allergic to nuts!", CONFIRM_Q, None),
-    ("The invoice amount is incorrect and I was charged twice", CONFIRM_Q, None),
-    ("No, it was terrible, the staff were rude and the food was cold", CONFIRM_Q, None),
+@pytest.mark.parametrize("text,expected", [
+    # a message that names a label and nothing else, in the languages we serve, or a button's own text
+    ("it was bad", "negative"), ("great!", "positive"), ("Neutral.", "neutral"), ("it was really okay", "neutral"),
+    ("\U0001F44D", "positive"), ("schlecht", "negative"), ("c'était très bien", "positive"), ("ottimo", "positive"),
+    ("\U0001F44E Schlecht", "negative"), ("\U0001F610 Okay", "neutral"),
+    # negation, several labels, anything more: a new message, never a relabel
+    ("not good", None), ("wasn't bad", None), ("nicht gut", None), ("hmm", None), ("Hi", None), ("yes", None),
+    ("good but also bad", None), ("love the app but login is slow", None), ("What are your opening hours?", None),
+    ("They gave me the wrong meal and I'm allergic to nuts!", None),
+    ("The invoice amount is incorrect and I was charged twice", None),
 ])
-def test_only_unambiguous_answers_are_read(text, question, expected):
-    answer = read_answer(text, question, LABELS)
-    assert (None if answer is None else (answer.kind, answer.label)) == expected
+def test_only_unambiguous_answers_are_read(text, expected):
+    answer = read_answer(text, WHICH_Q, LABELS)
+    assert (None if answer is None else answer.label) == expected
     assert answer is None or answer.source == CUSTOMER_TEXT
+    assert read_answer(text, FOLLOWUP_Q, LABELS) is None     # a follow-up is answered in words, not labels
 
 
 def test_buttons_are_exactly_the_offered_payloads():
-    assert read_button("yes", CONFIRM_Q, LABELS) == Answer("yes", "negative", CUSTOMER_BUTTON)
-    assert read_button("label:positive", WHICH_Q, LABELS) == Answer("label", "positive", CUSTOMER_BUTTON)
-    assert read_button("label:positive", CONFIRM_Q, LABELS) is None      # not offered with that question
+    assert read_button("label:positive", WHICH_Q, LABELS) == Answer("positive", CUSTOMER_BUTTON)
+    assert read_button("label:positive", FOLLOWUP_Q, LABELS) is None      # not offered with that question
     assert read_button("label:ecstatic", WHICH_Q, LABELS) is None
-    assert [q.payload for q in quick_replies(WHICH, LABELS)] == ["label:negative", "label:neutral", "label:positive"]
-    assert not any(label in q.text.lower() for q in quick_replies(WHICH, LABELS) for label in LABELS)
+    assert read_button("positive", WHICH_Q, LABELS) is None
 
 
 def test_a_question_counts_only_when_it_is_the_reply_being_answered():
-    assert open_question(CONFIRM_Q, 7) == CONFIRM_Q
-    assert open_question(CONFIRM_Q, 8) is None and open_question(CONFIRM_Q, None) is None
-    assert open_question(None, 7) is None
+    assert open_question(WHICH_Q, 9) == WHICH_Q
+    assert open_question(WHICH_Q, 7) is None and open_question(WHICH_Q, None) is None
+    assert open_question(None, 9) is None
 
 
 def test_answers_become_decisions_with_provenance():
-    d = decide_answer(Answer("yes", "negative", CUSTOMER_TEXT), CONFIRM_Q, CFG)
+    d = decide_answer(Answer("negative", CUSTOMER_TEXT), WHICH_Q, CFG)
     assert d.correction == (7, "negative", CUSTOMER_TEXT) and d.template == "negative_high" and d.handoff
-    d = decide_answer(Answer("no", None, CUSTOMER_BUTTON), CONFIRM_Q, CFG)
-    assert d.correction is None and d.template == "correction" and d.ask == WHICH and not d.handoff
-    d = decide_answer(Answer("label", "positive", CUSTOMER_BUTTON), WHICH_Q, CFG)
+    d = decide_answer(Answer("positive", CUSTOMER_BUTTON), WHICH_Q, CFG)
     assert d.correction == (7, "positive", CUSTOMER_BUTTON) and d.template == "positive_high" and d.ask is None
 
 
@@ -113,4 +110,4 @@ def test_decision_is_consistent_for_any_prediction(probs, threshold, margin):
     if confident:
         assert d.template == f"{p.label}_high" and d.handoff == (p.label == "negative")
     else:
-        assert d.template == ("clarify" if p.margin < margin else f"{p.label}_low") and not d.handoff
+        assert d.template == ("tell_more" if p.margin < margin else f"{p.label}_low") and not d.handoff

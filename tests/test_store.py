@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from bot.policy import CONFIRM, CUSTOMER_TEXT, OPERATOR, Pending
+from bot.policy import CUSTOMER_TEXT, OPERATOR, WHICH, Pending
 from bot.store import (Correction, DuplicateTurn, Message, NotFound, Store, StoreError, Ticket, TurnRecord)
 
 
@@ -19,8 +19,8 @@ def roundtrip(store: Store):
                                    text="late again \u2014 \U0001F620 \u05e9\u05dc\u05d5\u05dd"))
     state = store.state("c1")
     assert state.pending is None and state.last_message_id == first and state.open_ticket == "FB-0001"
-    second = store.record_turn(turn(text="hmm", band="low", template="negative_low", ask=(CONFIRM, "negative")))
-    assert store.state("c1").pending == Pending(second, second, "negative", CONFIRM)
+    second = store.record_turn(turn(text="hmm", band="low", template="negative_low", ask=(WHICH, "negative")))
+    assert store.state("c1").pending == Pending(second, second, "negative", WHICH)
     third = store.record_turn(turn(text="it was bad", kind="answer", label=None, probabilities=None,
                                    correction=(second, "negative", CUSTOMER_TEXT), ticket="FB-0001",
                                    in_reply_to=second))

@@ -22,7 +22,7 @@ import gradio as gr
 
 from ..core import Bot, InputError
 from ..limits import RateLimited, ReplyGate
-from ..policy import CONFIRM, WHICH, quick_replies
+from ..flow import button_payloads
 
 log = logging.getLogger("feedbackbot")
 EXAMPLES = ["The delivery was late again.", "Love the new app, checkout is so quick now!",
@@ -74,8 +74,8 @@ def offline_theme() -> gr.themes.Base:
 
 
 def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.Blocks:
-    # Button text -> payload, for every question kind (a Gradio option sends its text as the customer's turn).
-    BUTTONS = {q.text: q.payload for kind in (CONFIRM, WHICH) for q in quick_replies(kind, bot.classifier.labels)}
+    # Button text -> payload, for every button in every language (a Gradio option sends its text as the turn).
+    BUTTONS = button_payloads(bot.classifier.labels, bot.config.conversation.languages)
 
     def respond(message: str, history: list, chat_state: dict | None, request: gr.Request):
         refs = _bot_refs(history)
@@ -93,7 +93,8 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         client = request.client.host if request.client else None
         try:
             reply = gate.reply(bot, token, message, "gradio", client, in_reply_to=refs[-1][1] if refs else None,
-                               quick_reply=pressed, client_message_id=key)
+                               quick_reply=pressed, client_message_id=key,
+                               language=request.headers.get("accept-language", "").split(",")[0] or None)
         except (InputError, RateLimited) as exc:
             return f"Sorry — {exc}.", chat_state
         if reply.replayed:      # Retry: the same stored reply, shown afresh with no rating, so none is stored
@@ -128,18 +129,20 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         # Which conversation this chat is (server-side, per browser session); rendered here, outside the
         # ChatInterface, so it shows no "Additional Inputs" panel.
         chat_state = gr.State(None)
-        chat = _chat_interface(respond, title, chat_state)
+        greeting = bot.greeting(Bot.new_session(), "gradio")   # the bot speaks first (unless configured not to)
+        chat = _chat_interface(respond, title, chat_state, greeting["html"] if greeting else None)
         chat.chatbot.like(on_like, [chat.chatbot], None)
         chat.chatbot.undo(on_undo, [chat.chatbot, chat_state], None, queue=False)
         chat.chatbot.clear(lambda: None, None, [chat_state], queue=False)   # Clear: the next message starts anew
     return page
 
 
-def _chat_interface(respond, title: str, chat_state: gr.State) -> gr.ChatInterface:
+def _chat_interface(respond, title: str, chat_state: gr.State, greeting: str | None) -> gr.ChatInterface:
     return gr.ChatInterface(respond, title=title, examples=[[text, None] for text in EXAMPLES], run_examples_on_click=True,
                             additional_inputs=[chat_state], additional_outputs=[chat_state],
                             description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
-                            chatbot=gr.Chatbot(height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
+                            chatbot=gr.Chatbot(value=[{"role": "assistant", "content": greeting}] if greeting else None,
+                                               height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
                                                render_markdown=False),
                             # Gradio's default queue runs one chat turn at a time. Allowing as many as the reply
                             # gate (4) measured slower on 2 cores (bench/load.py: 4.8 vs 5.9 msg/s), so it stays.

@@ -38,6 +38,12 @@ class MessageIn(Strict):
     quick_reply: StrictStr | None = Field(default=None, description="payload of the pressed quick-reply button")
     client_message_id: StrictStr | None = Field(default=None, max_length=64, description="idempotency key: a retry "
                                                 "with the same key returns the stored reply instead of a new one")
+    language: StrictStr | None = Field(default=None, max_length=16, description="the client's language (e.g. the "
+                                       "page's or browser's, 'de-AT'): used until the customer's own words tell")
+
+
+class ConversationIn(Strict):
+    language: StrictStr | None = Field(default=None, max_length=16, description="language of the greeting")
 
 
 class RatingIn(Strict):
@@ -105,10 +111,13 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     def channel_of(request: Request) -> str:
         return "widget" if request.headers.get("x-feedbackbot-channel") == "widget" else "api"
 
-    @app.post(f"{API}/conversations", status_code=201, summary="Start a conversation; returns its secret session_id")
-    async def post_conversation(request: Request):
-        token = await run_in_threadpool(bot.start_conversation, channel_of(request))
-        return {"session_id": token, "conversation_id": conversation_id(token), "greeting": bot.greeting(token)}
+    @app.post(f"{API}/conversations", status_code=201, summary="Start a conversation; returns its secret session_id "
+              "and the bot's greeting")
+    async def post_conversation(request: Request, body: ConversationIn | None = None):
+        channel = channel_of(request)
+        token = await run_in_threadpool(bot.start_conversation, channel)
+        return {"session_id": token, "conversation_id": conversation_id(token),
+                "greeting": bot.greeting(token, channel, body.language if body else None)}
 
     @app.post(f"{API}/messages", summary="Send a customer message; get the reply and the prediction")
     async def post_message(body: MessageIn, request: Request):
@@ -119,7 +128,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
         client = request.client.host if request.client else None
         reply = await run_in_threadpool(gate.reply, bot, session, body.text, channel_of(request), client,
                                         in_reply_to=body.in_reply_to, quick_reply=body.quick_reply,
-                                        client_message_id=body.client_message_id)
+                                        client_message_id=body.client_message_id, language=body.language)
         return reply.as_dict()
 
     @app.get(f"{API}/conversations/{{conversation}}", summary="The conversation as its customer sees it")

@@ -40,6 +40,9 @@ def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
         print(text, file=stdout, flush=True)
 
     say(f"feedbackbot ({bot.classifier.version}) — {HELP}")
+    greeting = bot.greeting(session, "cli")
+    if greeting:
+        say(f"bot> {greeting['text']}")
     while True:
         try:
             line = read_line(stdin, stdout)
@@ -88,8 +91,8 @@ def run_chat(bot: Bot, stdin=None, stdout=None) -> int:
         if choices:
             say("     " + "   ".join(f"[{i}] {q.text}" for i, q in enumerate(choices, start=1)))
         note = f"; recorded message {reply.correction[0]} as {reply.correction[1]}" if reply.correction else ""
-        if reply.prediction is None and reply.kind == "answer":
-            say(f"     [your answer; reply: {reply.template}{note}]")
+        if reply.prediction is None:
+            say(f"     [{'your answer' if reply.kind == 'answer' else reply.kind}; reply: {reply.template}{note}]")
             continue
         model = f"{reply.prediction.label} {reply.prediction.confidence:.0%}" if reply.prediction else "unavailable"
         say(f"     [model: {model}; reply: {reply.template}{note}]")
