@@ -72,3 +72,36 @@ def test_any_text_renders_verbatim_and_escaped(text):
         out = r.render(key, ctx)
         assert out.text and out.html
         assert "<" not in out.html.replace("&lt;", "")
+
+
+def test_every_shipped_language_has_every_template():
+    from bot.render import Renderer
+
+    renderer = Renderer()
+    report = renderer.check(["negative", "neutral", "positive"])
+    assert renderer.languages() == ["de", "es", "fr", "it", "nl", "pt"]
+    assert [line for line in report if line.startswith("[")] == [f"[{lang}] complete" for lang in renderer.languages()]
+
+
+def test_no_reply_names_our_labels_to_customers():
+    from bot.render import Renderer, sample_context
+
+    renderer = Renderer()
+    ctx = sample_context(["negative", "neutral", "positive"])
+    ctx["label"] = ctx["leaning"] = "x"          # templates may not print the label variable either
+    shown = [renderer.render(key, ctx, pick, language).text.lower()
+             for language in ["en", *renderer.languages()] for key in renderer.keys() for pick in range(3)]
+    assert not [t for t in shown if any(name in t for name in ("negative", "neutral", "positive"))]
+
+
+def test_a_language_without_a_file_falls_back_to_english(tmp_path):
+    from bot.render import Renderer
+
+    (tmp_path / "de").mkdir()
+    (tmp_path / "greeting.j2").write_text("Hello {{ business_name }}")
+    (tmp_path / "de" / "greeting.j2").write_text("Hallo {{ business_name }}")
+    (tmp_path / "goodbye.j2").write_text("Bye")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("greeting", {"business_name": "ACME"}, 0, "de").text == "Hallo ACME"
+    assert renderer.render("goodbye", {}, 0, "de").text == "Bye"
+    assert renderer.render("greeting", {"business_name": "ACME"}, 0, "fr").text == "Hello ACME"
