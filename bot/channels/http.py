@@ -370,8 +370,8 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     if with_gradio:
         import gradio as gr
 
-        from .gradio_chat import build_chat, offline_theme
+        from .gradio_chat import FOCUS_JS, build_chat, chat_css, offline_theme
 
         app = gr.mount_gradio_app(app, build_chat(bot, gate), path="/", footer_links=[], theme=offline_theme(),
-)
+                                  css=chat_css(), js=FOCUS_JS)
     return app
