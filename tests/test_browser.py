@@ -127,12 +127,12 @@ def test_widget_on_another_origin_opens_chats_and_stores(browser, site):
     frame.locator("body[data-ready='1']").wait_for(timeout=30000)
     frame.locator("#text").fill("love the new app <b>really</b> {{ 7*7 }}")
     frame.locator("#send").click()
-    bot_msg = frame.locator(".msg.bot").first
+    bot_msg = frame.locator(".msg.bot .bubble").first
     bot_msg.wait_for(timeout=30000)
     rows = [r for r in bot.store.iter_messages() if r["channel"] == "widget"]
     assert len(rows) == 1 and rows[0]["text"] == "love the new app <b>really</b> {{ 7*7 }}"
     assert bot_msg.inner_text().startswith(rows[0]["reply"][:40])
-    assert frame.locator(".msg.you").first.inner_text() == "love the new app <b>really</b> {{ 7*7 }}"  # shown as text
+    assert frame.locator(".msg.you .bubble").first.inner_text() == "love the new app <b>really</b> {{ 7*7 }}"  # shown as text
     assert frame.locator(".msg.you b").count() == 0
     frame.locator(".msg.bot .rate button").first.click()
     eventually(lambda: bot.store.get_message(rows[0]["id"]).rating == 1)
@@ -143,11 +143,16 @@ def test_widget_on_another_origin_opens_chats_and_stores(browser, site):
 def test_widget_is_not_framed_on_an_origin_outside_the_allow_list(browser, site):
     server, bot, _, denied = site
     page = browser.new_page()
-    page.goto(denied.url, wait_until="load")
-    page.locator("#feedbackbot-launcher").click()
-    page.wait_for_timeout(2000)
+    with page.expect_console_message(lambda m: m.type == "warning" and "allowed_origins" in m.text, timeout=15000):
+        page.goto(denied.url, wait_until="load")
+    assert page.locator("#feedbackbot-launcher").count() == 0          # no button, so no grey refused frame
+    assert page.frame(url=lambda u: u.startswith(server.url)) is None
+    # and were a page to frame the panel itself, CSP frame-ancestors still refuses it
+    page.evaluate("src => { const f = document.createElement('iframe'); f.src = src; document.body.appendChild(f); }",
+                  server.url + "/widget")
+    page.wait_for_function("document.querySelector('iframe')")
     frame = page.frame(url=lambda u: u.startswith(server.url))
-    assert frame is None or frame.locator("#text").count() == 0   # CSP frame-ancestors blocked it
+    assert frame is None or frame.locator("#text").count() == 0
     page.close()
 
 
@@ -173,7 +178,7 @@ def test_hostile_text_in_chat_and_widget_is_shown_as_text_and_stored_verbatim(br
     frame.locator("#text").fill(PAYLOAD)
     frame.locator("#send").click()
     frame.locator(".msg.bot").first.wait_for(timeout=30000)
-    assert frame.locator(".msg.you").first.inner_text() == PAYLOAD
+    assert frame.locator(".msg.you .bubble").first.inner_text() == PAYLOAD
     assert frame.locator(".msg img, .msg script").count() == 0
     assert page.evaluate("window.__pwned") is None
     stored = [r["text"] for r in bot.store.iter_messages() if r["text"] == PAYLOAD]
@@ -291,7 +296,7 @@ def test_widget_reload_restores_the_conversation_and_its_question(browser, site)
     asked = max(r["id"] for r in bot.store.iter_messages() if r["channel"] == "widget")
     page.reload(wait_until="load")                                 # the panel comes back...
     frame = _open_widget(page, allowed)
-    assert frame.locator(".msg.you").all_inner_texts() == ["the staff ignored me"]   # ...with the conversation
+    assert frame.locator(".msg.you .bubble").all_inner_texts() == ["the staff ignored me"]   # ...with the conversation
     assert frame.locator(".msg.bot").count() == 1
     frame.get_by_role("button", name="Yes, that's right").click()  # the restored question can still be answered
     frame.locator(".msg.bot").nth(1).wait_for(timeout=30000)
@@ -325,7 +330,7 @@ def test_widget_rating_is_one_state_and_quick_sends_stay_one_conversation(browse
     rows = [r for r in bot.store.iter_messages() if r["id"] > since]
     assert [r["text"] for r in rows] == ["first message", "second message"]
     assert len({r["conversation_id"] for r in rows}) == 1
-    assert frame.locator(".msg.you").all_inner_texts() == ["first message", "second message"]
+    assert frame.locator(".msg.you .bubble").all_inner_texts() == ["first message", "second message"]
     helpful = frame.locator(".msg.bot").first.get_by_role("button", name="Helpful", exact=True)
     not_helpful = frame.locator(".msg.bot").first.get_by_role("button", name="Not helpful", exact=True)
     helpful.click()
