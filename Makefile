@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test system-deps bench clean
+AXE := .npm/node_modules/axe-core/axe.min.js
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,12 +19,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## chat in the browser at http://127.0.0.1:7860 on the shipped default model
 	$(VENV)/bin/feedbackbot serve
 
-system-deps:  ## Debian packages the tests use: Chromium (browser tests) and PostgreSQL (store tests)
-	@if command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
-	else echo "missing Debian packages: sudo apt-get install chromium postgresql" >&2; exit 1; fi
+system-deps:  ## Debian packages the tests use: Chromium (browser tests), PostgreSQL (store tests), npm (axe-core)
+	@if command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql npm >/dev/null; \
+	else echo "missing Debian packages: sudo apt-get install chromium postgresql npm" >&2; exit 1; fi
 
-test: $(STAMP) system-deps  ## the whole suite, slow tests (real weights, PostgreSQL, Chromium) included
+# axe-core (accessibility checks in tests/test_a11y.py), into the git-ignored .npm/: never a runtime dependency.
+$(AXE): | system-deps
+	npm install --no-save --no-audit --no-fund --prefix .npm axe-core@4
+
+test: $(STAMP) system-deps $(AXE)  ## the whole suite, slow tests (real weights, PostgreSQL, Chromium) included
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)  ## training speed (LoRA vs full) and accuracy vs VADER; results in bench/results/
@@ -32,4 +37,4 @@ bench: $(STAMP)  ## training speed (LoRA vs full) and accuracy vs VADER; results
 	$(PY) bench/accuracy.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .npm

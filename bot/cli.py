@@ -100,10 +100,30 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _parser_with_config(config_help: str):
+    """An ArgumentParser class whose instances (the subcommands, and theirs) all take ``--config`` too. Each gets
+    its own action (argparse shares a parent's actions, and a subcommand with its own --config replaces it)."""
+
+    class SubParser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("conflict_handler", "resolve")    # `finetune --config` keeps its own meaning
+            super().__init__(*args, **kwargs)
+            # SUPPRESS: a subcommand not given --config leaves the value from before the command alone.
+            self.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+
+        def add_subparsers(self, **kwargs):
+            kwargs.setdefault("parser_class", SubParser)
+            return super().add_subparsers(**kwargs)
+
+    return SubParser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
-    parser.add_argument("--config", type=Path, default=None, help="TOML config (default: $FEEDBACKBOT_CONFIG)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    config_help = "TOML config (default: $FEEDBACKBOT_CONFIG); before or after the command"
+    parser.add_argument("--config", type=Path, default=None, help=config_help)
+    # Every subcommand takes --config too: `feedbackbot serve --config f.toml`.
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_parser_with_config(config_help))
 
     def bot_options(p, model=True):
         if model:

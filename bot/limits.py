@@ -55,6 +55,16 @@ class RateLimiter:
             if len(self._buckets) > self.max_keys:
                 self._forget_idle(now)
 
+    def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` may send again (0: now), without taking a token: a channel can refuse before it
+        clears the customer's input."""
+        if self.capacity <= 0:
+            return 0.0
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, self.clock()))
+        tokens = min(self.capacity, tokens + (self.clock() - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def _forget_idle(self, now: float) -> None:
         full_after = self.capacity / self.rate
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
@@ -70,9 +80,16 @@ class ReplyGate:
         self.slots = threading.BoundedSemaphore(max(1, limits.max_concurrent_replies))
         self.queue_timeout_s = limits.queue_timeout_s
 
-    def reply(self, bot, session: str, text: str, channel: str, client: str | None, **turn):
+    def wait_s(self, client: str | None, limit_key: str) -> float:
+        """Seconds until this client and conversation may send again (0: now); takes nothing."""
+        return max(self.per_ip.wait_s(client or "unknown"), self.per_session.wait_s(limit_key))
+
+    def reply(self, bot, session: str, text: str, channel: str, client: str | None, limit_key: str | None = None,
+              **turn):
+        """``limit_key``: what the per-conversation limit counts (default: the session; the browser chat counts its
+        page, so Clear is no way around the limit)."""
         self.per_ip.check(client or "unknown")
-        self.per_session.check(session)
+        self.per_session.check(limit_key or session)
         if not self.slots.acquire(timeout=self.queue_timeout_s):
             raise Overloaded("the bot is busy right now; please try again in a moment", retry_after=2.0)
         try:

@@ -190,3 +190,22 @@ def test_chat_session_rejects_invalid_utf8_and_carries_on(tiny_model_dir, tmp_pa
     child.expect("you> ")
     quit_chat(child)
     assert [r["text"] for r in Store(db).iter_messages()] == ["caf\u00e9 au lait"]
+
+
+@pytest.mark.parametrize("argv", [["serve", "--config", "{f}"], ["--config", "{f}", "serve"],
+                                  ["--config", "/nonexistent.toml", "serve", "--config", "{f}"],
+                                  ["templates", "check", "--config", "{f}"], ["chat", "--config", "{f}"]])
+def test_config_is_accepted_before_or_after_the_command(tmp_path, argv):
+    from bot.cli import _bot_config, build_parser
+
+    f = tmp_path / "bot.toml"
+    f.write_text('[templates]\nbusiness_name = "Zed Air"\n[limits]\nmax_message_chars = 777\n')
+    args = build_parser().parse_args([a.format(f=f) for a in argv])
+    cfg = _bot_config(args)
+    assert cfg.templates.business_name == "Zed Air" and cfg.limits.max_message_chars == 777
+
+
+def test_serve_help_lists_config():
+    from bot.cli import build_parser
+
+    assert "--config" in build_parser()._subparsers._group_actions[0].choices["serve"].format_help()

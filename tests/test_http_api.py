@@ -47,7 +47,8 @@ def test_bad_messages_get_json_errors_and_are_not_stored(live, payload, status, 
     server, bot = live
     before = bot.store.count(Message)
     r = httpx.post(f"{server.url}/api/v1/messages", json=payload)
-    assert r.status_code == status and fragment in r.json()["error"]
+    assert r.status_code == status and fragment in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == {400: "empty", 413: "too_long"}[status]
     assert bot.store.count(Message) == before
 
 
@@ -55,8 +56,9 @@ def test_malformed_body_is_422(live):
     server, _ = live
     r = httpx.post(f"{server.url}/api/v1/messages", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_request"
     r = httpx.post(f"{server.url}/api/v1/messages", json={"text": 5})
-    assert r.status_code == 422
+    assert r.status_code == 422 and set(r.json()) == {"error"} and "text" in r.json()["error"]["message"]
 
 
 def test_rating_and_correction(live):
@@ -71,7 +73,8 @@ def test_rating_and_correction(live):
     r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"session_id": sid, "label": "positive"})
     assert r.json() == {"message_id": mid, "label": "positive", "source": "customer_button"}
     r = httpx.post(f"{server.url}/api/v1/messages/{mid}/correction", json={"session_id": sid, "label": "ecstatic"})
-    assert r.status_code == 400 and "unknown label" in r.json()["error"]
+    assert r.status_code == 400 and "unknown label" in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == "unknown_label"
 
 
 def test_cors_and_frame_ancestors_follow_the_allow_list(live):
@@ -93,8 +96,71 @@ def test_widget_assets_and_openapi(live):
     assert js.status_code == 200 and js.headers["content-type"].startswith("application/javascript")
     assert "feedbackbot-launcher" in js.text
     assert "/widget-app.js" in httpx.get(f"{server.url}/widget").text
+    assert httpx.head(f"{server.url}/widget.js").status_code == 200
+
+
+def test_openapi_documents_real_schemas_and_the_error_shape(live):
+    server, _ = live
     spec = httpx.get(f"{server.url}/api/openapi.json").json()
-    assert "/api/v1/messages" in spec["paths"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            ok = op["responses"].get("200") or op["responses"].get("201")
+            assert ok["content"]["application/json"]["schema"].get("$ref"), (method, path)   # never an empty {}
+    post = spec["paths"]["/api/v1/messages"]["post"]["responses"]
+    for status in ("400", "404", "409", "413", "422", "429"):
+        assert post[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]      # FastAPI's own shape is never returned
+    error = spec["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"code", "message"}
+
+
+def test_docs_are_served_offline(live):
+    server, _ = live
+    page = httpx.get(f"{server.url}/api/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.replace("https://fastapi", "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = httpx.get(f"{server.url}/api/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000
+
+
+@pytest.mark.parametrize("method,path,status,code", [
+    ("GET", "/api/v1/messages", 405, "method_not_allowed"), ("DELETE", "/api/v1/conversations", 405,
+                                                             "method_not_allowed"),
+    ("GET", "/api/v1/nothing-here", 404, "not_found"), ("POST", "/api/v2/messages", 404, "not_found"),
+    ("GET", "/api/v1/conversations/abc", 422, "invalid_request"),                  # the session header is missing
+    ("GET", "/api/v1/messages/x/rating", 405, "method_not_allowed"),
+])
+def test_every_api_error_has_one_shape(live, method, path, status, code):
+    server, _ = live
+    r = httpx.request(method, f"{server.url}{path}")
+    assert r.status_code == status and r.json()["error"]["code"] == code and set(r.json()) == {"error"}
+    assert isinstance(r.json()["error"]["message"], str) and r.json()["error"]["message"]
+    if status == 405:
+        assert "POST" in r.headers["allow"] or "GET" in r.headers["allow"]
+
+
+def test_conversation_start_tells_the_limit_and_greets(live):
+    server, bot = live
+    r = httpx.post(f"{server.url}/api/v1/conversations")
+    assert r.status_code == 201
+    body = r.json()
+    assert body["max_message_chars"] == bot.config.limits.max_message_chars
+    assert body["greeting"]["text"] and body["greeting"]["quick_replies"] == []
+    config = httpx.get(f"{server.url}/api/v1/config").json()
+    assert config["max_message_chars"] == bot.config.limits.max_message_chars
+    assert config["business_name"] == bot.config.templates.business_name
+
+
+def test_the_loader_can_ask_whether_a_site_may_embed_the_widget(live):
+    server, _ = live
+    ask = lambda origin: httpx.get(f"{server.url}/api/v1/widget/allowed", params={"origin": origin},  # noqa: E731
+                                   headers={"Origin": origin})
+    ok, no = ask(ALLOWED), ask("https://evil.example")
+    assert ok.json() == {"origin": ALLOWED, "allowed": True} and no.json()["allowed"] is False
+    assert no.headers["access-control-allow-origin"] in ("*", "https://evil.example")   # readable on a refused site
+    assert ask(server.url).json()["allowed"] is True                                    # the bot's own pages
+    assert ask("not an origin").json()["allowed"] is False
 
 
 HOSTILE = ["{{ 7*7 }}", "{% for x in range(10**9) %}x{% endfor %}", "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -118,12 +184,12 @@ def test_one_megabyte_and_invalid_utf8_bodies_get_clear_errors(live):
     server, bot = live
     before = bot.store.count(Message)
     big = httpx.post(f"{server.url}/api/v1/messages", json={"text": "x" * 1_000_000})
-    assert big.status_code == 413 and "too long" in big.json()["error"]
+    assert big.status_code == 413 and "too long" in big.json()["error"]["message"]
     bad = httpx.post(f"{server.url}/api/v1/messages", content=b'{"text": "\xff\xfe bad"}',
                      headers={"Content-Type": "application/json"})
-    assert bad.status_code in (400, 422) and "detail" in bad.json()
+    assert bad.status_code in (400, 422) and bad.json()["error"]["code"] == "invalid_request"
     nul = httpx.post(f"{server.url}/api/v1/messages", json={"text": "a\u0000b"})
-    assert nul.status_code == 400 and "NUL" in nul.json()["error"]
+    assert nul.status_code == 400 and "NUL" in nul.json()["error"]["message"]
     assert bot.store.count(Message) == before
 
 
@@ -139,5 +205,6 @@ def test_internal_errors_reveal_nothing(live):
         r = httpx.post(f"{server.url}/api/v1/messages", json={"text": "hello"})
     finally:
         bot.store.state = original
-    assert r.status_code == 500 and r.json() == {"error": "internal error; please try again"}
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "internal", "message": "internal error; please try again"}}
     assert "hunter2" not in r.text and "Traceback" not in r.text

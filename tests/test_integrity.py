@@ -95,7 +95,8 @@ def test_3_a_question_the_customer_cannot_see_is_never_answered(api):
     assert r["correction"] is None
     closed = post("/messages", text="\U0001F44E Bad", session_id=q["session_id"], in_reply_to=q["message_id"],
                   quick_reply="label:negative")
-    assert closed.status_code == 409 and "no longer open" in closed.json()["error"]
+    assert closed.status_code == 409 and "no longer open" in closed.json()["error"]["message"]
+    assert closed.json()["error"]["code"] == "question_closed"
     assert corrections(bot) == before
 
 
@@ -125,7 +126,7 @@ def test_5_only_the_conversation_that_owns_a_message_may_rate_or_correct_it(api)
     assert bot.store.get_message(mid).rating is None and corrections(bot) == before
     # conversations are server-issued: a client cannot pick (or guess) one
     r = post("/messages", text="hi", session_id="s1")
-    assert r.status_code == 404 and "unknown session_id" in r.json()["error"]
+    assert r.status_code == 404 and "unknown session_id" in r.json()["error"]["message"]
     # the stored conversation id is a hash of the secret, not the secret
     assert bot.store.get_message(mid).conversation_id == victim["conversation_id"] != victim["session_id"]
 

@@ -66,7 +66,8 @@ def test_http_returns_429_with_retry_after_and_stores_nothing_more(tiny_model_di
         session = first["session_id"]
         assert httpx.post(f"{server.url}/api/v1/messages", json={"text": "two", "session_id": session}).status_code == 200
         r = httpx.post(f"{server.url}/api/v1/messages", json={"text": "three", "session_id": session})
-        assert r.status_code == 429 and "too many messages" in r.json()["error"]
+        assert r.status_code == 429 and "too many messages" in r.json()["error"]["message"]
+        assert r.json()["error"]["code"] == "rate_limited"
         assert int(r.headers["retry-after"]) >= 1
         assert httpx.post(f"{server.url}/api/v1/messages", json={"text": "other session"}).status_code == 200
         assert [m["text"] for m in bot.store.iter_messages()] == ["one", "two", "other session"]

@@ -10,17 +10,24 @@ What the store holds follows what the chat shows:
 - Undo withdraws the undone exchange (its rating and corrections go with it); Retry sends the same message
   again under the same client id, so it is stored once and opens no second ticket;
 - Like / Dislike / un-like set the rating to +1 / -1 / none.
+
+What the customer sees (issue 14): the page is our own header (business name, privacy line) over a chat that fills
+the window; the customer's words are shown as text (never as HTML or markdown); links in our replies are links;
+a message that cannot be sent (empty, too long, too fast) is refused with a notice under the box, and the text
+stays there to edit: no bot turn is made of an error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
+import re
 import secrets
 
 import gradio as gr
 
-from ..core import Bot, InputError
+from ..core import Bot, InputError, clean_text
 from ..limits import RateLimited, ReplyGate
 from ..flow import button_payloads
 
@@ -68,12 +75,116 @@ def liked_value(liked) -> int:
 
 def offline_theme() -> gr.themes.Base:
     """System fonts only: the default theme fetches Google Fonts, which an offline or privacy-minded
-    deployment must not depend on."""
+    deployment must not depend on. Text colours are set for WCAG AA contrast (4.5:1) in light and dark."""
     return gr.themes.Default(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"],
-                             font_mono=["ui-monospace", "Consolas", "monospace"])
+                             font_mono=["ui-monospace", "Consolas", "monospace"]).set(
+        input_placeholder_color="#4b5563", input_placeholder_color_dark="#a1a1aa",
+        body_text_color_subdued="#4b5563", body_text_color_subdued_dark="#a1a1aa",
+        block_info_text_color="#4b5563", block_info_text_color_dark="#a1a1aa")
+
+
+URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+
+
+def linkify(escaped_html: str) -> str:
+    """Make the http(s) links in an HTML-escaped reply real links (the review URL, ...)."""
+    def link(m: re.Match) -> str:
+        url = m.group(0)
+        return f'<a href="{url}" target="_blank" rel="noopener noreferrer">{url}</a>'
+    return URL.sub(link, escaped_html)
+
+
+def _map_user(value, fn):
+    """Apply ``fn`` to the text of the customer's messages in a chat value; the bot's messages are left alone."""
+    if not isinstance(value, list):
+        return value
+    out = []
+    for m in value:
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, str):
+                m = {**m, "content": fn(content)}
+            elif isinstance(content, list):
+                m = {**m, "content": [{**c, "text": fn(c["text"])} if isinstance(c, dict) and c.get("type") == "text"
+                                      and isinstance(c.get("text"), str) else c for c in content]}
+        out.append(m)
+    return out
+
+
+def text_chatbot(**kwargs) -> gr.Chatbot:
+    """A gr.Chatbot that shows the customer's own messages as text: escaped on the way to the page, unescaped on
+    the way back (Retry sends the words the customer typed, not their escaped form). Bot messages are our HTML
+    (escaped text plus links), sanitised by Gradio as before. (Wrapped on the instance: a gr.Chatbot subclass
+    would make Gradio write a .pyi file next to this module.)"""
+    chatbot = gr.Chatbot(**kwargs)
+    post, pre = chatbot.postprocess, chatbot.preprocess
+    chatbot.postprocess = lambda value: post(_map_user(value, lambda t: html.escape(t, quote=False)))
+    chatbot.preprocess = lambda payload: _map_user(pre(payload), html.unescape)
+    return chatbot
+
+
+def chat_css() -> str:
+    return CSS
+
+
+CSS = """
+.fb-header { padding: 4px 0 0; }
+.fb-header h1 { font-size: 1.4rem; margin: 0 0 2px; }
+.fb-header p { margin: 0; font-size: .9rem; color: var(--body-text-color-subdued); }
+.fb-header a { color: var(--link-text-color); }
+footer { display: none !important; }
+@media (max-width: 480px) { .fb-header h1 { font-size: 1.15rem; } .fb-header p { font-size: .8rem; } }
+"""
+
+# After Enter or Send, Gradio disables the box until the reply is in and focus falls to the page: give it back,
+# unless the customer has moved on to something else meanwhile.
+FOCUS_JS = """
+() => {
+  let again = false;
+  const box = () => document.querySelector('#fb-input textarea');
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && e.target === box()) again = true;
+  }, true);
+  document.addEventListener('click', (e) => { if (e.target.closest && e.target.closest('#fb-input button')) again = true; }, true);
+  document.addEventListener('focusin', (e) => { if (e.target !== box() && e.target !== document.body) again = false; });
+  new MutationObserver(() => {
+    const b = box();
+    if (again && b && !b.disabled && (!document.activeElement || document.activeElement === document.body)) {
+      b.focus();
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['disabled']});
+}
+"""
+
+
+def friendly_wait(seconds: float) -> str:
+    wait = max(1, round(seconds))
+    return (f"You're sending messages faster than we can read them. Please wait {wait} second"
+            f"{'s' if wait != 1 else ''} and send again: your text is still here.")
 
 
 def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> gr.Blocks:
+    max_chars = bot.config.limits.max_message_chars
+
+    def limit_key(request: gr.Request) -> str:
+        return f"gradio:{request.session_hash}"     # the page: Clear starts a conversation, not a new allowance
+
+    def validate(message: str, request: gr.Request):
+        """Runs before the box is cleared: a refused message stays in the box, with the reason under it."""
+        try:
+            clean_text(message, max_chars)
+        except InputError as exc:
+            if exc.code == "too_long":
+                return gr.validate(False, f"Your message is {len(message):,} characters long; the limit is "
+                                          f"{max_chars:,}. Please shorten it: your text is still here.")
+            if exc.code == "empty":
+                return gr.validate(False, "Please type a message first.")
+            return gr.validate(False, f"This message can't be sent: {exc}.")
+        wait = gate.wait_s(request.client.host if request.client else None, limit_key(request))
+        if wait > 0:
+            return gr.validate(False, friendly_wait(wait))
+        return gr.validate(True, "")
+
     # Button text -> payload, for every button in every language (a Gradio option sends its text as the turn).
     BUTTONS = button_payloads(bot.classifier.labels, bot.config.conversation.languages)
 
@@ -92,15 +203,18 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         key = f"g{turn}:{hashlib.sha256(message.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
         client = request.client.host if request.client else None
         try:
-            reply = gate.reply(bot, token, message, "gradio", client, in_reply_to=refs[-1][1] if refs else None,
-                               quick_reply=pressed, client_message_id=key,
+            reply = gate.reply(bot, token, message, "gradio", client, limit_key=limit_key(request),
+                               in_reply_to=refs[-1][1] if refs else None, quick_reply=pressed, client_message_id=key,
                                language=request.headers.get("accept-language", "").split(",")[0] or None)
-        except (InputError, RateLimited) as exc:
-            return f"Sorry — {exc}.", chat_state
+        except RateLimited as exc:      # a notice, never a bot turn (the box's validator catches the usual case)
+            raise gr.Error(friendly_wait(exc.retry_after), title="Message not sent", print_exception=False) from None
+        except InputError as exc:
+            raise gr.Error(f"{exc}.", title="Message not sent", print_exception=False) from None
         if reply.replayed:      # Retry: the same stored reply, shown afresh with no rating, so none is stored
             bot.rate(token, reply.message_id, 0)
         withdraw_hidden(token, {mid for _, mid in refs} | {reply.message_id})
-        out = {"role": "assistant", "content": reply.html, "metadata": {"id": f"{nonce}:{reply.message_id}"}}
+        out = {"role": "assistant", "content": linkify(reply.html),
+               "metadata": {"id": f"{nonce}:{reply.message_id}"}}
         if reply.quick_replies:
             out["options"] = [{"value": q.text, "label": q.text} for q in reply.quick_replies]
         return out, chat_state
@@ -125,25 +239,36 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         if chat_state and chat_state.get("nonce"):
             withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
 
-    with gr.Blocks(title=title, analytics_enabled=False) as page:
+    business = bot.config.templates.business_name
+    with gr.Blocks(title=f"{title} · {business}", analytics_enabled=False, fill_height=True) as page:
+        gr.HTML(f'<header class="fb-header"><h1>Feedback for {html.escape(business)}</h1>'
+                "<p>Tell us how we did. Your messages and ratings are stored to improve our service; please "
+                "don't share card numbers or passwords. Rate any reply with thumbs up or down.</p></header>",
+                padding=False)
         # Which conversation this chat is (server-side, per browser session); rendered here, outside the
         # ChatInterface, so it shows no "Additional Inputs" panel.
         chat_state = gr.State(None)
         greeting = bot.greeting(Bot.new_session(), "gradio")   # the bot speaks first (unless configured not to)
-        chat = _chat_interface(respond, title, chat_state, greeting["html"] if greeting else None)
+        chat = _chat_interface(respond, chat_state, validate, max_chars, greeting["html"] if greeting else None)
         chat.chatbot.like(on_like, [chat.chatbot], None)
         chat.chatbot.undo(on_undo, [chat.chatbot, chat_state], None, queue=False)
         chat.chatbot.clear(lambda: None, None, [chat_state], queue=False)   # Clear: the next message starts anew
     return page
 
 
-def _chat_interface(respond, title: str, chat_state: gr.State, greeting: str | None) -> gr.ChatInterface:
-    return gr.ChatInterface(respond, title=title, examples=[[text, None] for text in EXAMPLES], run_examples_on_click=True,
-                            additional_inputs=[chat_state], additional_outputs=[chat_state],
-                            description="Your messages are stored so we can improve. Rate any reply with thumbs up or down.",
-                            chatbot=gr.Chatbot(value=[{"role": "assistant", "content": greeting}] if greeting else None,
-                                               height=420, feedback_options=("Like", "Dislike"), sanitize_html=True,
-                                               render_markdown=False),
+def _chat_interface(respond, chat_state: gr.State, validate, max_chars: int,
+                    greeting: str | None) -> gr.ChatInterface:
+    return gr.ChatInterface(respond, examples=[[text, None] for text in EXAMPLES], run_examples_on_click=True,
+                            additional_inputs=[chat_state], additional_outputs=[chat_state], validator=validate,
+                            chatbot=text_chatbot(value=[{"role": "assistant", "content": greeting}] if greeting else None,
+                                                 label="Conversation", show_label=False, height="100%", scale=1,
+                                                min_height=240, feedback_options=("Like", "Dislike"),
+                                                sanitize_html=True, render_markdown=False, buttons=[]),
+                            textbox=gr.Textbox(label="Your message", show_label=False, elem_id="fb-input",
+                                               placeholder=f"Type your message (up to {max_chars:,} characters)…",
+                                               submit_btn="Send", stop_btn=False, autofocus=True, lines=1,
+                                               max_lines=6, scale=7),
+                            submit_btn="Send", stop_btn=False, fill_height=True,
                             # Gradio's default queue runs one chat turn at a time. Allowing as many as the reply
                             # gate (4) measured slower on 2 cores (bench/load.py: 4.8 vs 5.9 msg/s), so it stays.
                             api_name="chat", analytics_enabled=False)
