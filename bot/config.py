@@ -75,9 +75,6 @@ class ConversationConfig:
     greet_channels: list[str] = field(default_factory=lambda: ["gradio", "widget", "cli", "api"])
     default_language: str = "en"        # until a message (or the client's hint) says otherwise
     languages: list[str] = field(default_factory=lambda: ["en", "de", "fr", "es", "pt", "it", "nl"])
-    # How similar a message must be to a kind's examples to be that kind rather than feedback (mean cosine of its
-    # two closest examples; chosen by leave-one-out on the packaged examples, see bench/conversation.py).
-    kind_min_similarity: float = 0.2
     kinds: list[CustomKind] = field(default_factory=list)    # [[conversation.kinds]] name/examples/reply
 
 

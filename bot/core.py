@@ -103,7 +103,7 @@ class Bot:
         unknown = [k.name for k in conv.kinds if not k.name or not k.examples or not (k.reply or k.replies)]
         if unknown:
             raise ValueError(f"[[conversation.kinds]] {unknown}: each needs a name, examples and a reply")
-        self.kinds = KindDetector(packaged_examples() + custom, conv.kind_min_similarity)
+        self.kinds = KindDetector(packaged_examples() + custom)
 
     @classmethod
     def from_config(cls, config: BotConfig, log_fn=print) -> "Bot":

@@ -68,7 +68,8 @@ class HostPage:
 def site(tiny_model_dir, tmp_path_factory):
     """The bot server plus two host pages: one allowed to embed the widget, one not."""
     bot = make_bot(tiny_model_dir, f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fb.sqlite3'}")
-    bot.config.conversation.greet_channels = []    # these tests count bot messages; the greeting has its own tests
+    bot.config.conversation.greet_channels = ["widget"]   # the chat tests count bot messages; the widget's greeting
+                                                          # is its own element (.msg.greeting)
     # Pages on localhost:PORT are another origin than the bot's 127.0.0.1:PORT; only `allowed` is listed.
     allowed_port = free_port()
     server = LiveServer(create_app(bot, ServerConfig(allowed_origins=[f"http://localhost:{allowed_port}"])))
@@ -410,6 +411,7 @@ def test_gradio_rate_limit_is_a_notice_not_a_bot_turn(browser, site, tiny_model_
 
     limited = make_bot(tiny_model_dir, f"sqlite:///{tmp_path / 'rl.sqlite3'}")
     limited.config.limits = LimitsConfig(per_session_per_minute=1)
+    limited.config.conversation.greet_channels = []
     server = LiveServer(create_app(limited, ServerConfig()))
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 800})

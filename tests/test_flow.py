@@ -122,16 +122,22 @@ def detector():
     ("let me talk to a person", "person"), ("what's my ticket?", "ticket"),
     ("I love the new update but the login is slow", "feedback"), ("the delivery was late again", "feedback"),
     ("Our room was spotless and the staff went out of their way to help", "feedback"),
+    ("@united lost my bag and customer service hung up on me. worst airline", "feedback"),
+    ("The invoice amount is incorrect and I was charged twice", "feedback"),
 ])
 def test_kind_detector_on_messages_from_the_issue(detector, text, kind):
     assert detector.detect(text).kind == kind
 
 
-def test_business_kinds_come_from_examples_and_unknown_text_is_feedback():
-    detector = KindDetector([Example("when are you open", "opening_hours"), Example("what time do you open", "opening_hours"),
-                             Example("hello", "greeting")])
+def test_business_kinds_come_from_a_few_examples_and_other_text_stays_feedback(tmp_path):
+    custom = [Example(t, "opening_hours") for t in ("when are you open", "what time do you open",
+                                                    "opening hours on saturday?", "are you open on sundays",
+                                                    "wann haben Sie geöffnet")]
+    detector = KindDetector(packaged_examples() + custom, cache_dir=tmp_path)
     assert detector.detect("When do you open on Saturday?").kind == "opening_hours"
     assert detector.detect("the pasta was overcooked").kind == "feedback"
+    assert detector.detect("Hi").kind == "greeting"
+    assert list(tmp_path.glob("head-*.npz"))                       # trained once, then loaded from the cache
     with pytest.raises(ValueError):
         KindDetector([])
 
