@@ -74,6 +74,8 @@ class WebhookWorker:
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook-post")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.delivered = 0                       # deliveries this worker completed (for tests and logs)
+        self._count = threading.Lock()
 
     def start(self) -> "WebhookWorker":
         self._thread = threading.Thread(target=self._loop, name="webhook-worker", daemon=True)
@@ -123,6 +125,8 @@ class WebhookWorker:
         attempt = row["attempts"]
         if error is None:
             self.store.finish_outbox(row["id"], attempt, None, None)
+            with self._count:
+                self.delivered += 1
             return
         retry_in = (backoff_delay(attempt, self.cfg.backoff_s, self.cfg.backoff_max_s)
                     if attempt < self.cfg.max_attempts else None)
