@@ -250,7 +250,7 @@ def test_two_workers_on_postgresql_deliver_each_event_once(postgres_url, receive
     finally:
         for w in workers:
             w.stop()
-    ids = [i for i in hook.ids()]
+    ids = hook.ids()
     assert len(ids) == 60 and len(set(ids)) == 60 and all(r["verified"] for r in hook.requests)
     assert [w.delivered > 0 for w in workers] == [True, True] and sum(w.delivered for w in workers) == 60
 
