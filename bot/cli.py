@@ -45,7 +45,18 @@ def cmd_serve(args) -> int:
     _log(f"model {bot.classifier.version}; store {bot.store.engine.url.render_as_string(hide_password=True)}")
     _log(f"chat: http://{cfg.server.host}:{cfg.server.port}/  widget: <script src=\"http://{cfg.server.host}:"
          f"{cfg.server.port}/widget.js\" defer></script>  API docs: /api/docs")
-    uvicorn.run(create_app(bot, cfg.server), host=cfg.server.host, port=cfg.server.port, log_level="info")
+    worker = None
+    if cfg.webhooks.urls:
+        from .webhooks import WebhookWorker
+
+        worker = WebhookWorker(bot.store, cfg.webhooks).start()
+        _log(f"hand-off notifications: {len(cfg.webhooks.urls)} webhook(s); "
+             f"{bot.store.outbox_pending()} deliveries pending")
+    try:
+        uvicorn.run(create_app(bot, cfg.server), host=cfg.server.host, port=cfg.server.port, log_level="info")
+    finally:
+        if worker is not None:
+            worker.stop()
     return 0
 
 

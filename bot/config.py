@@ -1,7 +1,7 @@
 """The bot's configuration: one typed dataclass tree, loaded from one TOML file with env overrides.
 
 File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [conversation] [db] [server]
-[limits]``.
+[limits] [webhooks]``.
 Env: ``FEEDBACKBOT_<TABLE>_<FIELD>``, e.g. ``FEEDBACKBOT_DB_URL=postgresql+psycopg://...``,
 ``FEEDBACKBOT_POLICY_AMBIGUITY_MARGIN=0.2``. Defaults live here, once.
 """
@@ -100,6 +100,34 @@ class LimitsConfig:
 
 
 @dataclass
+class WebhooksConfig:
+    """Hand-off notifications (see bot.webhooks): a JSON event POSTed to each URL, signed with HMAC-SHA256."""
+    urls: list[str] = field(default_factory=list)     # empty = no notifications
+    # The HMAC key. Set it by env (FEEDBACKBOT_WEBHOOKS_SECRET), not in the file; never logged nor shown.
+    secret: str = field(default="", repr=False)
+    on_thumbs_down: bool = False        # also notify when a customer gives a reply a thumbs-down
+    max_attempts: int = 12              # then the delivery is marked failed (visible in the store's outbox stats)
+    backoff_s: float = 2.0              # retry n waits backoff_s * 2**(n-1), capped at backoff_max_s, with jitter
+    backoff_max_s: float = 600.0
+    timeout_s: float = 10.0             # per POST
+    poll_s: float = 1.0                 # how often the worker looks for due deliveries (new ones wake it at once)
+
+    def __post_init__(self):
+        from urllib.parse import urlsplit
+
+        for i, url in enumerate(self.urls):
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise typed_config.ConfigError(f"webhooks.urls[{i}]: not an http(s) URL")   # URLs can be secrets
+        if self.urls and not self.secret:
+            raise typed_config.ConfigError("webhooks.urls is set but webhooks.secret is empty: set "
+                                           "FEEDBACKBOT_WEBHOOKS_SECRET (events are always signed)")
+        if self.max_attempts < 1 or self.backoff_s < 0 or self.backoff_max_s < 0 or self.timeout_s <= 0 \
+                or self.poll_s <= 0:
+            raise typed_config.ConfigError("webhooks: max_attempts >= 1, backoff_s >= 0, backoff_max_s >= 0, "
+                                           "timeout_s > 0 and poll_s > 0")
+
+
+@dataclass
 class BotConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -108,6 +136,7 @@ class BotConfig:
     db: DbConfig = field(default_factory=DbConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
 
 def load_config(path: Path | None = None, env=None) -> BotConfig:

@@ -115,7 +115,8 @@ class Bot:
             log_fn(f"WARNING: {model_dir} has no feedbackbot.json: probabilities are NOT calibrated and the "
                    "policy uses default thresholds")
         renderer = Renderer(config.templates.directory or None)
-        bot = cls(classifier, renderer, Store(config.db.url), config)
+        store = Store(config.db.url, config.webhooks.urls, config.webhooks.on_thumbs_down)
+        bot = cls(classifier, renderer, store, config)
         classifier.warm_up()
         return bot
 

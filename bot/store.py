@@ -13,13 +13,20 @@ What is stored must be true, because it is the next fine-tune's training data:
 - messages the customer took back (undo, edit, a cleared chat) are marked withdrawn, never deleted, and lose their
   rating and the corrections they made.
 Every write that names a message checks that it belongs to the caller's conversation.
+
+Hand-off notifications go through a transactional outbox: the event rows (one per configured webhook URL) are
+written in the same transaction as the ticket (or the thumbs-down) they announce, so no ticket exists without its
+notification and none is announced that was rolled back; bot.webhooks delivers them.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Iterator
 
@@ -117,7 +124,28 @@ class Ticket(Base):
                             sqlite_where=sql("status = 'open'"), postgresql_where=sql("status = 'open'")),)
 
 
+class Outbox(Base):
+    """Webhook deliveries: one row per event and URL. status: pending (due at next_attempt_at; while a worker
+    holds it, next_attempt_at is its lease) | delivered | failed (max_attempts reached)."""
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_type: Mapped[str] = mapped_column(String(32))              # ticket.opened | message.thumbs_down
+    idempotency_key: Mapped[str] = mapped_column(String(64))         # the event's id, the same for every URL
+    payload: Mapped[str] = mapped_column(Text)                       # the exact JSON body POSTed
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)   # status code or error class
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ux_outbox_event_url", "idempotency_key", "url", unique=True))
+
+
 _conversations, _messages, _tickets = Conversation.__table__, Message.__table__, Ticket.__table__
+_outbox = Outbox.__table__
 _STATE = select(_conversations.c.pending_target_id, _conversations.c.pending_asked_in, _conversations.c.pending_leaning,
                 _conversations.c.pending_kind, _conversations.c.language, _conversations.c.had_feedback,
                 _conversations.c.csat_asked_at).where(_conversations.c.id == bindparam("cid"))
@@ -132,6 +160,7 @@ _INSERT_CONVERSATION = insert(_conversations)
 _INSERT_MESSAGE = insert(_messages)
 _INSERT_TICKET = insert(_tickets)
 _INSERT_CORRECTION = insert(Correction.__table__)
+_INSERT_OUTBOX = insert(_outbox)
 _SET_PENDING = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(
     pending_target_id=bindparam("target"), pending_asked_in=bindparam("asked_in"),
     pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"))
@@ -197,11 +226,30 @@ def new_ticket_id() -> str:
     return "FB-" + secrets.token_hex(4).upper()
 
 
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return _slack_escape(line if len(line) <= limit else line[:limit - 1] + "\u2026")
+
+
+def url_host(url: str) -> str:
+    """What may be shown of a webhook URL (its path can be the secret, as in Slack's)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
 class Store:
-    def __init__(self, url: str = ""):
+    def __init__(self, url: str = "", notify_urls: list[str] | tuple[str, ...] = (), notify_thumbs_down: bool = False):
+        """``notify_urls``: webhook URLs that get an outbox row for every new ticket (and, with
+        ``notify_thumbs_down``, every thumbs-down)."""
         from .store_migrations import upgrade
 
         self.url = url or default_url()
+        self.notify_urls, self.notify_thumbs_down = tuple(notify_urls), notify_thumbs_down
+        self.outbox_written = threading.Event()     # set after a commit that queued a delivery (wakes the worker)
         if self.url.startswith("sqlite"):
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -269,9 +317,18 @@ class Store:
                     "client_message_id": turn.client_message_id, "in_reply_to": turn.in_reply_to,
                     "language": turn.language, "clauses": turn.clauses,
                 }).inserted_primary_key[0]
+                queued = False
                 if turn.ticket and turn.ticket_is_new:
+                    opened = _now()
                     conn.execute(_INSERT_TICKET, {"id": turn.ticket, "message_id": message_id, "status": "open",
-                                                  "conversation_id": turn.conversation_id})
+                                                  "conversation_id": turn.conversation_id, "created_at": opened})
+                    queued = self._queue_event(conn, "ticket.opened", f"ticket.opened:{turn.ticket}", {
+                        "ticket": turn.ticket, "conversation_id": turn.conversation_id,
+                        "message": self._event_message(message_id, turn.channel, turn.kind, turn.text, turn.label,
+                                                       turn.probabilities, turn.language, turn.reply),
+                        "created_at": opened.isoformat(),
+                        "text": f"New hand-off ticket {turn.ticket} ({turn.channel}): \u201c{_one_line(turn.text)}"
+                                "\u201d"}, opened)
                 if turn.correction:
                     target, label, source = turn.correction
                     conn.execute(_INSERT_CORRECTION, {"message_id": target, "label": label, "source": source,
@@ -282,9 +339,29 @@ class Store:
                                             "asked_in": message_id if kind else None,
                                             "leaning": leaning, "kind": kind})
                 self._record_conversation(conn, turn)
-                return message_id
+            if queued:
+                self.outbox_written.set()
+            return message_id
         except IntegrityError as exc:
             raise DuplicateTurn(str(exc.orig)) from None
+
+    @staticmethod
+    def _event_message(message_id: int, channel: str, kind: str | None, text: str, label: str | None,
+                       probabilities: dict | None, language: str | None, reply: str) -> dict:
+        return {"id": message_id, "channel": channel, "kind": kind, "text": text, "label": label,
+                "confidence": max(probabilities.values()) if probabilities else None, "language": language,
+                "reply": reply}
+
+    def _queue_event(self, conn, event_type: str, key: str, fields: dict, at: datetime) -> bool:
+        """Queue one event for every configured URL, on ``conn`` (the caller's transaction). The body is fixed
+        here, so every attempt (and every URL) gets the same bytes."""
+        if not self.notify_urls:
+            return False
+        body = json.dumps({"type": event_type, "id": key, **fields}, ensure_ascii=False, separators=(",", ":"))
+        conn.execute(_INSERT_OUTBOX, [{"event_type": event_type, "idempotency_key": key, "payload": body, "url": url,
+                                       "status": "pending", "attempts": 0, "next_attempt_at": at, "created_at": at}
+                                      for url in self.notify_urls])
+        return True
 
     @staticmethod
     def _record_conversation(conn, turn: TurnRecord) -> None:
@@ -328,12 +405,32 @@ class Store:
         """Set a message's rating: +1, -1, or 0 (none). Idempotent."""
         if value not in (1, 0, -1) or isinstance(value, bool):
             raise ValueError("rating must be 1, -1 or 0")
+        mine = and_(_messages.c.id == message_id, _messages.c.conversation_id == conversation_id,
+                    _messages.c.withdrawn_at.is_(None))
+        queued = False
         with self.engine.begin() as conn:
-            done = conn.execute(update(_messages).where(
-                _messages.c.id == message_id, _messages.c.conversation_id == conversation_id,
-                _messages.c.withdrawn_at.is_(None)).values(rating=value or None, rated_at=_now() if value else None))
+            if value == -1 and self.notify_urls and self.notify_thumbs_down:
+                # Only a change to thumbs-down is an event (a repeated click is not): the conditional update
+                # decides, also between concurrent clicks (the row lock on PostgreSQL, one writer on SQLite).
+                now = _now()
+                changed = conn.execute(update(_messages).where(mine, or_(_messages.c.rating.is_(None),
+                                                                         _messages.c.rating != -1))
+                                       .values(rating=-1, rated_at=now)).rowcount
+                if changed:
+                    m = conn.execute(select(_messages).where(_messages.c.id == message_id)).one()
+                    queued = self._queue_event(conn, "message.thumbs_down", f"thumbs_down:{secrets.token_hex(8)}", {
+                        "ticket": m.ticket, "conversation_id": conversation_id,
+                        "message": self._event_message(m.id, m.channel, m.kind, m.text, m.label, m.probabilities,
+                                                       m.language, m.reply),
+                        "created_at": now.isoformat(),
+                        "text": f"Thumbs-down on a reply ({m.channel}" + (f", ticket {m.ticket}" if m.ticket else "")
+                                + f"): \u201c{_one_line(m.text)}\u201d \u2192 \u201c{_one_line(m.reply)}\u201d"}, now)
+            done = conn.execute(update(_messages).where(mine).values(rating=value or None,
+                                                                     rated_at=_now() if value else None))
             if done.rowcount == 0:
                 raise NotFound(f"no message {message_id} in this conversation")
+        if queued:
+            self.outbox_written.set()
 
     def add_correction(self, message_id: int, label: str, source: str, conversation_id: str | None = None,
                        operator: str | None = None) -> None:
@@ -385,6 +482,89 @@ class Store:
                                                  _conversations.c.pending_target_id.in_(ids))),
                          {"cid": conversation_id, "target": None, "asked_in": None, "leaning": None, "kind": None})
             return len(ids)
+
+    # --- the outbox (bot.webhooks delivers; the console shows the state) ----------------------------------------
+
+    def claim_outbox(self, limit: int, lease_s: float) -> list[dict]:
+        """Claim up to ``limit`` due deliveries for ``lease_s`` seconds: their attempt is counted and they are not
+        due again until the lease ends (so a worker that dies mid-delivery only delays them). PostgreSQL: rows
+        another replica is claiming are skipped (FOR UPDATE SKIP LOCKED); everywhere the claim is also a
+        compare-and-set on next_attempt_at, so two workers never hold the same row."""
+        o = _outbox.c
+        now = _now()
+        due = (select(o.id, o.next_attempt_at).where(o.status == "pending", o.next_attempt_at <= now)
+               .order_by(o.next_attempt_at, o.id).limit(limit))
+        if self.engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            claimed = []
+            for row in conn.execute(due).all():
+                got = conn.execute(update(_outbox).where(o.id == row.id, o.status == "pending",
+                                                         o.next_attempt_at == row.next_attempt_at)
+                                   .values(attempts=o.attempts + 1, last_attempt_at=now,
+                                           next_attempt_at=now + timedelta(seconds=lease_s))).rowcount
+                if got:
+                    claimed.append(row.id)
+            if not claimed:
+                return []
+            rows = conn.execute(select(o.id, o.event_type, o.idempotency_key, o.payload, o.url, o.attempts)
+                                .where(o.id.in_(claimed)).order_by(o.id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def finish_outbox(self, outbox_id: int, attempt: int, error: str | None, retry_in_s: float | None) -> None:
+        """Record how attempt ``attempt`` of a claimed delivery went: delivered (``error`` None), to retry in
+        ``retry_in_s`` seconds, or failed for good (``retry_in_s`` None). A failure is ignored when another worker
+        claimed the row since (its lease ran out); a success is always recorded."""
+        o = _outbox.c
+        where = [o.id == outbox_id, o.status == "pending"]
+        if error is None:
+            values = dict(status="delivered", delivered_at=_now(), next_attempt_at=None, last_error=None)
+        else:
+            where.append(o.attempts == attempt)
+            values = dict(last_error=error[:300])
+            if retry_in_s is None:
+                values.update(status="failed", next_attempt_at=None)
+            else:
+                values.update(next_attempt_at=_now() + timedelta(seconds=retry_in_s))
+        with self.engine.begin() as conn:
+            conn.execute(update(_outbox).where(*where).values(**values))
+
+    def next_outbox_due(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(_outbox.c.next_attempt_at))
+                                .where(_outbox.c.status == "pending")).scalar()
+
+    def outbox_pending(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(_outbox)
+                                .where(_outbox.c.status == "pending")).scalar_one()
+
+    def outbox_stats(self, recent: int = 20) -> dict:
+        """Delivery state for the console: counts by status, how many pending ones already failed an attempt, the
+        oldest pending event, and the latest failed attempts (URLs shown as scheme://host only)."""
+        o = _outbox.c
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(select(o.status, func.count()).group_by(o.status)).all())
+            retrying = conn.execute(select(func.count()).select_from(_outbox).where(
+                o.status == "pending", o.attempts > 0, o.last_error.is_not(None))).scalar_one()
+            oldest = conn.execute(select(func.min(o.created_at)).where(o.status == "pending")).scalar()
+            failures = conn.execute(select(o.id, o.event_type, o.idempotency_key, o.url, o.status, o.attempts,
+                                           o.last_error, o.last_attempt_at, o.next_attempt_at)
+                                    .where(o.last_error.is_not(None), o.status != "delivered")
+                                    .order_by(o.last_attempt_at.desc(), o.id.desc()).limit(recent)).all()
+        return {"pending": counts.get("pending", 0), "delivered": counts.get("delivered", 0),
+                "failed": counts.get("failed", 0), "retrying": retrying, "oldest_pending_at": oldest,
+                "recent_failures": [{**{k: v for k, v in r._mapping.items() if k != "url"}, "host": url_host(r.url)}
+                                    for r in failures]}
+
+    def retry_failed_outbox(self) -> int:
+        """Give failed deliveries another round of attempts (for the console, once the receiver is fixed)."""
+        with self.engine.begin() as conn:
+            n = conn.execute(update(_outbox).where(_outbox.c.status == "failed").values(
+                status="pending", attempts=0, next_attempt_at=_now())).rowcount
+        if n:
+            self.outbox_written.set()
+        return n
 
     # --- reading --------------------------------------------------------------------------------------------------
 

@@ -22,7 +22,8 @@ def test_health(live):
     server, bot = live
     r = httpx.get(f"{server.url}/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok", "model": bot.classifier.version,
-                                                 "labels": ["negative", "neutral", "positive"]}
+                                                 "labels": ["negative", "neutral", "positive"],
+                                                 "outbox_pending": 0}     # hand-off notifications not yet delivered
 
 
 def test_message_reply_and_stored_row(live):

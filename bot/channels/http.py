@@ -157,6 +157,8 @@ class HealthOut(BaseModel):
     status: str
     model: str
     labels: list[str]
+    outbox_pending: int | None = Field(default=None, description="hand-off notifications not yet delivered "
+                                       "(null when the store cannot be read)")
 
 
 class ConfigOut(BaseModel):
@@ -333,7 +335,13 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", response_model=HealthOut, summary="Liveness and model info")
     async def healthz():
-        return {"status": "ok", "model": bot.classifier.version, "labels": bot.classifier.labels}
+        try:
+            pending = await run_in_threadpool(bot.store.outbox_pending)
+        except Exception as exc:     # liveness does not depend on the store
+            log.warning("healthz: cannot count the outbox (%s)", type(exc).__name__)
+            pending = None
+        return {"status": "ok", "model": bot.classifier.version, "labels": bot.classifier.labels,
+                "outbox_pending": pending}
 
     @app.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False)
     async def widget_page():
