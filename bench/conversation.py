@@ -136,6 +136,36 @@ def confirmation_report(model: str, seed: int = 0) -> dict:
                 p.label == r["label"] for p, r, b in zip(first, rows, bands) if b == HIGH) / max(1, n - len(unsure))}
 
 
+def reply_latency(model: str, messages: int = 400, block: int = 50) -> dict:
+    """Bot.reply() p50 with and without kind + language detection, interleaved in blocks on the same messages
+    (what the conversation layer adds to a reply, measured where both see the same machine load)."""
+    import tempfile
+
+    import bot.core as core
+    from bot.core import Bot
+    from bot.kinds import KindGuess
+
+    cfg = BotConfig()
+    cfg.model.path = model
+    cfg.db.url = f"sqlite:///{tempfile.mkdtemp()}/latency.sqlite3"
+    bot = Bot.from_config(cfg, lambda *_: None)
+    texts = [r["text"] for r in feedback_messages()]
+    real_detect, real_language = bot.kinds.detect, core.detect_language
+    times = {"with": [], "without": []}
+    for start in range(0, messages, block):
+        for mode in ("with", "without"):
+            bot.kinds.detect = real_detect if mode == "with" else (lambda text: KindGuess("feedback", 1.0))
+            core.detect_language = real_language if mode == "with" else (lambda text, languages=(): None)
+            for i in range(start, start + block):
+                t0 = time.perf_counter()
+                bot.reply(f"{mode}-{i}", texts[i % len(texts)])
+                times[mode].append((time.perf_counter() - t0) * 1000)
+    core.detect_language = real_language
+    p50 = {mode: percentile(values, 0.5) for mode, values in times.items()}
+    return {"messages": messages, "p50_with_ms": p50["with"], "p50_without_ms": p50["without"],
+            "added_ms": p50["with"] - p50["without"]}
+
+
 def label_names_in_templates() -> list[str]:
     from bot.render import Renderer, sample_context
 
@@ -159,6 +189,7 @@ def main() -> None:
               "templates_with_label_names": label_names_in_templates()}
     if not args.skip_model:
         report["confirmation"] = confirmation_report(args.model)
+        report["latency"] = reply_latency(args.model)
     k = report["kinds"]
     lines = [
         "# Conversation benchmark", "",
@@ -183,6 +214,10 @@ def main() -> None:
                   f"follow-up question {c['follow_up']:.1%}; label buttons after the follow-up answer "
                   f"**{c['confirmation_buttons']:.1%}** (the follow-up answer simulated as another held-out "
                   "message of the same sentiment and language).", ""]
+        lat = report["latency"]
+        lines += [f"**Latency**: Bot.reply() p50 {lat['p50_with_ms']:.2f} ms with kind + language detection vs "
+                  f"{lat['p50_without_ms']:.2f} ms without (interleaved blocks, {lat['messages']} messages each): "
+                  f"**{lat['added_ms']:+.2f} ms**.", ""]
     print(write_results(ROOT / "bench" / "results", "conversation", report, "\n".join(lines)).read_text())
 
 
