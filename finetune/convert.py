@@ -7,7 +7,6 @@ position embedding. Hidden states then equal BERT's to float precision (tested o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Callable
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import DistilBertConfig, DistilBertTokenizer
+
+from .paths import sha256_file
 
 _LAYER_MAP = {
     "attention.self.query": "attention.q_lin",
@@ -78,14 +79,6 @@ def bert_to_distilbert_state(state: dict[str, torch.Tensor], n_layers: int) -> d
 
 METHOD = ("BERT -> DistilBERT: renamed weights, token_type_embeddings[0] folded into position embeddings, "
           "pooler dropped (lossless for single-segment input)")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_distilbert_dir(bert_state: dict[str, torch.Tensor], bert_cfg: dict, dst: Path,

@@ -15,13 +15,12 @@ User files (no sidecar, no ``dataset`` column, unknown digest) pass: the guard i
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 
 from .data import FILE_SUFFIXES, DataError, read_table
 from .dataset_registry import EVAL_ONLY, role_of
-from .paths import cache_root
+from .paths import cache_root, sha256_file
 
 SIDECAR_SUFFIX = ".meta.json"
 DATASET_COLUMN = "dataset"
@@ -30,14 +29,6 @@ DATASET_COLUMN = "dataset"
 def sidecar_path(path: Path) -> Path:
     """``olist_pt.csv`` -> ``olist_pt.meta.json``; ``olist_pt.heldout.csv`` -> ``olist_pt.heldout.meta.json``."""
     return path.with_name(path.stem + SIDECAR_SUFFIX)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_sidecar(path: Path, meta: dict) -> Path:

@@ -1,7 +1,9 @@
-"""Where feedbackbot keeps generated files (converted base weights, merged default model, data)."""
+"""Where feedbackbot keeps generated files (converted base weights, merged default model, data), and how a file is
+fingerprinted."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,3 +16,12 @@ def cache_root() -> Path:
     path = Path(root).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (weights and data files are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

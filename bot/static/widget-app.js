@@ -76,18 +76,10 @@
   }
   function number(n) { try { return n.toLocaleString(lang); } catch (e) { return String(n); } }
 
-  function contrastText(hex) {
-    var h = hex.length === 4 ? hex.replace(/#(.)(.)(.)/, "#$1$1$2$2$3$3") : hex;
-    var lum = [1, 3, 5].map(function (i) {
-      var c = parseInt(h.substr(i, 2), 16) / 255;
-      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
-    });
-    var L = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
-    return (L + 0.05) / 0.05 > 1.05 / (L + 0.05) ? "#111827" : "#ffffff";
-  }
-  if (/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(params.color || "")) {
+  /* the loader sends the colour and the text colour that reads on it (computed there, WCAG luminance) */
+  if (/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(params.color || "") && (params.on === "#ffffff" || params.on === "#111827")) {
     document.documentElement.style.setProperty("--accent", params.color);
-    document.documentElement.style.setProperty("--on-accent", contrastText(params.color));
+    document.documentElement.style.setProperty("--on-accent", params.on);
   }
   var customTitle = params.title && params.title.length <= 60 ? params.title : null;
   title.textContent = customTitle || T.title;

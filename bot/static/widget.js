@@ -98,6 +98,7 @@
         frame.id = "feedbackbot-panel";
         frame.title = options.title || "Feedback chat";
         var params = ["embed=1"];
+        if (options.color) params.push("on=" + encodeURIComponent(contrastText(options.color)));
         ["color", "title", "lang"].forEach(function (k) {
           if (options[k]) params.push(k + "=" + encodeURIComponent(options[k]));
         });
