@@ -11,7 +11,7 @@ from finetune.calibrate import softmax
 from finetune.model_dir import check_model_dir, read_json, read_meta
 
 from .backends import open_backend
-from .onnx_export import default_threads
+from .onnx_export import default_threads, weights_digest
 from .policy import Prediction
 from .token_ids import TokenIds, padded
 
@@ -38,7 +38,11 @@ class Classifier:
         self.thresholds: dict[str, float | None] = dict(self.meta.get("thresholds", {}).get("thresholds", {}))
         self.max_length = min(max_length, self.token_ids.model_max_length)
         self.batch_size = batch_size
-        self.version = self.meta.get("version") or f"{self.model_dir.name}:{self.meta.get('data', {}).get('fingerprint', 'unknown')[:12]}"
+        # What answered a message (stored with it, shown in /healthz, the registry's key): the directory name, the
+        # training data's fingerprint and the weights' digest, so two trainings on the same data differ.
+        fingerprint = self.meta.get("data", {}).get("fingerprint", "unknown")[:12]
+        self.version = self.meta.get("version") or \
+            f"{self.model_dir.name}:{fingerprint}:{weights_digest(self.model_dir)[:8]}"
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:

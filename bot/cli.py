@@ -45,6 +45,11 @@ def cmd_serve(args) -> int:
     _log(f"model {bot.classifier.version}; store {bot.store.engine.url.render_as_string(hide_password=True)}")
     _log(f"chat: http://{cfg.server.host}:{cfg.server.port}/  widget: <script src=\"http://{cfg.server.host}:"
          f"{cfg.server.port}/widget.js\" defer></script>  API docs: /api/docs")
+    watcher = None
+    if cfg.models.poll_s > 0:          # follow the registry's serving version (feedbackbot models promote)
+        from .reloader import ModelWatcher
+
+        watcher = ModelWatcher(bot, cfg.models.poll_s, _log).start()
     worker = None
     if cfg.webhooks.urls:
         from .webhooks import WebhookWorker
@@ -57,6 +62,8 @@ def cmd_serve(args) -> int:
     finally:
         if worker is not None:
             worker.stop()
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 
@@ -129,6 +136,45 @@ def _parser_with_config(config_help: str):
     return SubParser
 
 
+def cmd_models(args) -> int:
+    from .core import load_classifier
+    from .registry import Registry, evaluate
+    from .store import Store
+
+    cfg = _bot_config(args)
+    registry = Registry(Store(cfg.db.url))
+    if args.models_command == "list":
+        for v in registry.versions():
+            scores = v["scores"]
+            print(f"{v['status']:9} {v['version']}  behaviour {scores.get('behaviour', float('nan')):.3f}  "
+                  f"{v['created_at']:%Y-%m-%d %H:%M}  {v['path']}")
+        return 0
+    if args.models_command == "add":
+        from finetune.data import load_labelled
+        from finetune.config import DataConfig
+
+        classifier = load_classifier(str(args.dir), cfg, _log)
+        suites = {}
+        for item in args.suite or []:
+            name, _, path = item.partition("=")
+            ds, names, _ = load_labelled(DataConfig(path=path, labels=classifier.labels))
+            suites[name] = (list(ds["text"]), [names[i] for i in ds["label"]])
+        scores = evaluate(classifier, suites)
+        registry.add(classifier.version, Path(args.dir).resolve(), classifier.labels, scores,
+                     {k: classifier.meta.get(k) for k in ("data", "base", "metrics") if k in classifier.meta},
+                     serve=args.serve)
+        print(f"added {classifier.version}: behaviour {scores['behaviour']:.3f}")
+        return 0
+    if args.models_command == "promote":
+        for c in registry.promote(args.version, args.max_regression if args.max_regression is not None
+                                  else cfg.models.max_regression, force=args.force):
+            print(f"  {c.suite:30} {c.serving:.3f} -> {c.candidate:.3f} ({c.change:+.3f})")
+        print(f"serving {args.version}; running bots switch within {cfg.models.poll_s:g} s")
+        return 0
+    print(f"serving {registry.rollback()} again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
     config_help = "TOML config (default: $FEEDBACKBOT_CONFIG); before or after the command"
@@ -180,6 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --include-model: this calibrated confidence instead of the policy's high band")
     bot_options(exp, model=False)
     exp.set_defaults(handler=cmd_export)
+
+    models = sub.add_parser("models", help="the model registry: list, add, promote, rollback (hot reload)")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    lst = msub.add_parser("list", help="registered versions, their state and scores")
+    add = msub.add_parser("add", help="register a model or adapter directory and score it on the held-out suites")
+    add.add_argument("dir", type=Path)
+    add.add_argument("--suite", action="append", help="NAME=FILE: one more held-out labelled file to score")
+    add.add_argument("--serve", action="store_true", help="serve it now (skips the regression check)")
+    pro = msub.add_parser("promote", help="serve VERSION (refused if worse on a suite, unless --force)")
+    pro.add_argument("version")
+    pro.add_argument("--force", action="store_true")
+    pro.add_argument("--max-regression", type=float)
+    rb = msub.add_parser("rollback", help="serve the previous version again")
+    for p in (lst, add, pro, rb):
+        bot_options(p, model=False)
+        p.set_defaults(handler=cmd_models)
 
     finetune_cli.add_commands(sub)
     return parser

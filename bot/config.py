@@ -79,6 +79,13 @@ class ConversationConfig:
 
 
 @dataclass
+class ModelsConfig:
+    """The model registry (bot.registry) and hot reload (bot.reloader)."""
+    max_regression: float = 0.02    # promote refuses a candidate this much worse on any held-out suite (unless forced)
+    poll_s: float = 5.0             # how often a running bot checks which version serves; 0 = never (no hot reload)
+
+
+@dataclass
 class DbConfig:
     url: str = ""                       # empty = SQLite file in the user data dir; or postgresql+psycopg://...
 
@@ -133,6 +140,7 @@ class BotConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     db: DbConfig = field(default_factory=DbConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)

@@ -107,18 +107,14 @@ class Bot:
 
     @classmethod
     def from_config(cls, config: BotConfig, log_fn=print) -> "Bot":
-        from .model_source import resolve_model_dir
-
-        model_dir = resolve_model_dir(config.model.path, log_fn)
-        classifier = Classifier.from_config(model_dir, config.model, log_fn)
-        if not classifier.calibrated:
-            log_fn(f"WARNING: {model_dir} has no feedbackbot.json: probabilities are NOT calibrated and the "
-                   "policy uses default thresholds")
+        classifier = load_classifier(config.model.path, config, log_fn)
         renderer = Renderer(config.templates.directory or None)
         store = Store(config.db.url, config.webhooks.urls, config.webhooks.on_thumbs_down)
-        bot = cls(classifier, renderer, store, config)
-        classifier.warm_up()
-        return bot
+        return cls(classifier, renderer, store, config)
+
+    def load_classifier(self, path: str, log_fn=print) -> Classifier:
+        """A classifier for another model directory with this bot's settings (hot reload, the registry)."""
+        return load_classifier(path, self.config, log_fn)
 
     # --- conversations ------------------------------------------------------------------------------------------
 
@@ -177,7 +173,8 @@ class Bot:
 
     def _turn(self, session: str, cid: str, text: str, channel: str, state: ConversationState,
               in_reply_to: int | None, quick_reply: str | None, started: float, language_hint: str | None = None):
-        labels, conv = self.classifier.labels, self.config.conversation
+        classifier = self.classifier      # read once: a hot reload (bot.reloader) never splits a turn across models
+        labels, conv = classifier.labels, self.config.conversation
         question = open_question(state.pending, in_reply_to)
         language = (detect_language(text, tuple(conv.languages)) or state.language
                     or normalise_hint(language_hint, tuple(conv.languages)) or conv.default_language)
@@ -197,9 +194,9 @@ class Bot:
                 kind = "person" if quick_reply == PERSON_PAYLOAD else self.kinds.detect(text).kind
                 context = None
                 if kind == FEEDBACK:
-                    prediction, context, clauses = self._read_feedback(cid, text, question)
+                    prediction, context, clauses = self._read_feedback(classifier, cid, text, question)
                 step = decide(kind, prediction, context, clauses, FlowState(question, state.open_ticket,
-                              state.had_feedback, state.csat_asked), self.config.policy, self.classifier.thresholds)
+                              state.had_feedback, state.csat_asked), self.config.policy, classifier.thresholds)
                 prediction = context or prediction
             if step.handoff:
                 ticket_is_new = state.open_ticket is None
@@ -219,7 +216,7 @@ class Bot:
                     label=prediction.label if prediction else None,
                     probabilities=prediction.probabilities if prediction else None,
                     band=step.band if step and prediction else None, template=rendered.template,
-                    reply=rendered.text, model_version=self.classifier.version, ticket=ticket,
+                    reply=rendered.text, model_version=classifier.version, ticket=ticket,
                     ticket_is_new=ticket_is_new, correction=step.correction if step else None,
                     ask=(ask, step.label) if ask else None,
                     ask_target=question.target_id if ask and question is not None and question.kind in
@@ -237,11 +234,13 @@ class Bot:
                       quick_replies=quick_replies(ask, labels, language, rendered.template))
         return turn, reply
 
-    def _read_feedback(self, cid: str, text: str, question: Pending | None):
+    def _read_feedback(self, classifier: Classifier, cid: str, text: str, question: Pending | None):
         """(the message's prediction, the prediction with the turn before when it answers a follow-up, its clauses
         with their predictions when it has contrasting parts). One forward pass for the message; extra texts only
         when there is a follow-up or a contrast."""
-        prediction = self.batcher.predict(text) if self.batcher else self.classifier.predict([text])[0]
+        # the micro-batcher calls the bot's current classifier: after a swap that is the new one, with the same
+        # labels (a different label set is never hot-swapped)
+        prediction = self.batcher.predict(text) if self.batcher else classifier.predict([text])[0]
         extra = []
         before = self.store.message_text(cid, question.target_id) if question and question.kind == FOLLOWUP else None
         if before:
@@ -249,7 +248,7 @@ class Bot:
         parts = split_clauses(text)
         if len(parts) > 1:
             extra += parts
-        predicted = self.classifier.predict(extra) if extra else []
+        predicted = classifier.predict(extra) if extra else []
         context = predicted.pop(0) if before else None
         clauses = [Clause(part, p) for part, p in zip(parts, predicted)] if len(parts) > 1 else []
         return prediction, context, clauses
@@ -332,6 +331,18 @@ class Bot:
     def withdraw(self, session: str, message_ids: list[int]) -> int:
         """The customer took these messages back (undo, edit, clear): see Store.withdraw."""
         return self.store.withdraw(conversation_id(_check_session(session)), message_ids)
+
+
+def load_classifier(path: str, config: BotConfig, log_fn=print) -> Classifier:
+    from .model_source import resolve_model_dir
+
+    model_dir = resolve_model_dir(path, log_fn)
+    classifier = Classifier.from_config(model_dir, config.model, log_fn)
+    if not classifier.calibrated:
+        log_fn(f"WARNING: {model_dir} has no feedbackbot.json: probabilities are NOT calibrated and the "
+               "policy uses default thresholds")
+    classifier.warm_up()
+    return classifier
 
 
 def _with_id(reply: Reply, message_id: int) -> Reply:

@@ -21,6 +21,7 @@ Artifacts live in ``<cache>/onnx/<digest of the model weights>/`` so a changed m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from finetune.model_dir import ModelDirError, load_model
-from finetune.paths import cache_root
+from finetune.paths import cache_root, sha256_file
 
 from .token_ids import TokenIds, padded
 
@@ -53,11 +54,17 @@ def probe_messages() -> list[str]:
 
 
 def weights_digest(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    with open(Path(model_dir) / "model.safetensors", "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    """The first 16 hex digits of the weights' SHA-256 (remembered per file size and time: hashed once a run)."""
+    files = sorted(Path(model_dir).glob("*.safetensors"))     # one file, or a hub model's shards
+    if not files:
+        raise ModelDirError(f"{model_dir} has no .safetensors weights")
+    parts = [_digest(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return parts[0] if len(parts) == 1 else hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(Path(path))[:16]
 
 
 def encode(tokens: TokenIds, texts: list[str], max_length: int) -> dict[str, np.ndarray]:

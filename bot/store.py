@@ -144,6 +144,31 @@ class Outbox(Base):
                       Index("ux_outbox_event_url", "idempotency_key", "url", unique=True))
 
 
+class ModelVersion(Base):
+    """A model the bot can serve (bot.registry): its directory, its scores on the fixed held-out suites, and its
+    state. Exactly one version is "serving"; running bots follow it (bot.reloader)."""
+    __tablename__ = "model_versions"
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)                     # merged model directory or adapter directory
+    labels: Mapped[list] = mapped_column(JSON)
+    scores: Mapped[dict] = mapped_column(JSON)                  # suite -> accuracy (bot.registry.evaluate)
+    card: Mapped[dict] = mapped_column(JSON)                    # data fingerprint, base, metrics from feedbackbot.json
+    status: Mapped[str] = mapped_column(String(16), default="candidate")    # candidate | serving | retired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ModelEvent(Base):
+    """Every promote and rollback, in order: what rollback goes back to, and the audit trail."""
+    __tablename__ = "model_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))             # promote | rollback | add
+    version: Mapped[str] = mapped_column(String(128))
+    previous: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    forced: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 _conversations, _messages, _tickets = Conversation.__table__, Message.__table__, Ticket.__table__
 _outbox = Outbox.__table__
 _STATE = select(_conversations.c.pending_target_id, _conversations.c.pending_asked_in, _conversations.c.pending_leaning,
