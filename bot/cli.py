@@ -175,6 +175,25 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_retrain(args) -> int:
+    from .model_source import resolve_model_dir
+    from .registry import Registry
+    from .retrain import retrain
+    from .store import Store
+
+    cfg = _bot_config(args)
+    store = Store(cfg.db.url)
+    serving = Registry(store).serving()
+    model = args.model or (serving["path"] if serving else cfg.model.path)
+    result = retrain(store, resolve_model_dir(model, _log), args.out, cfg, args.holdout_days, args.include_model,
+                     args.epochs, _log)
+    for name, (before, after) in result["suites"].items():
+        print(f"  {name:32} {before:.3f} -> {after:.3f} ({after - before:+.3f})")
+    print(f"candidate {result['candidate']} in {args.out}/model; report {result['report']}; next: "
+          f"feedbackbot models add {args.out}/model && feedbackbot models promote {result['candidate']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
     config_help = "TOML config (default: $FEEDBACKBOT_CONFIG); before or after the command"
@@ -243,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
         bot_options(p, model=False)
         p.set_defaults(handler=cmd_models)
 
+    rt = sub.add_parser("retrain", help="fine-tune the next model on the stored labels; compare with the serving one")
+    rt.add_argument("--out", type=Path, default=Path("runs/retrain"))
+    rt.add_argument("--model", help="the model to start from (default: the registry's serving version, else --model)")
+    rt.add_argument("--holdout-days", type=float, default=7.0, help="newest human labels held out by time")
+    rt.add_argument("--include-model", action="store_true", help="also train on the model's confident predictions")
+    rt.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    bot_options(rt, model=False)
+    rt.set_defaults(handler=cmd_retrain)
+
     finetune_cli.add_commands(sub)
     return parser
 
@@ -261,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     from .render import TemplateSetError
     from .store import StoreError
 
-    known = (ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
+    from .retrain import RetrainError
+
+    known = (RetrainError, ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
              TemplateSetError, StoreError, ValueError, FileNotFoundError)
     try:
         return args.handler(args)
