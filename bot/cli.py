@@ -194,6 +194,28 @@ def cmd_retrain(args) -> int:
     return 0
 
 
+def cmd_drift(args) -> int:
+    from .drift import measure
+    from .model_source import resolve_model_dir
+    from .registry import Registry
+    from .store import Store
+    from finetune.model_dir import read_meta
+
+    cfg = _bot_config(args)
+    store = Store(cfg.db.url)
+    serving = Registry(store).serving()
+    drift = measure(store, read_meta(resolve_model_dir(serving["path"] if serving else cfg.model.path, _log)),
+                    args.days)
+    print(f"{drift.messages} feedback messages in the last {args.days:g} days")
+    for label in drift.label_mix:
+        print(f"  {label:12} {drift.label_mix[label]:6.1%}   (model's data {drift.reference_mix.get(label, 0):6.1%})")
+    if drift.confident_share is not None:
+        print(f"  confident replies {drift.confident_share:.1%} (validation {drift.reference_confident_share or 0:.1%})")
+    for warning in drift.warnings:
+        print(f"WARNING: {warning}")
+    return 1 if drift.warnings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
     config_help = "TOML config (default: $FEEDBACKBOT_CONFIG); before or after the command"
@@ -270,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--epochs", type=int, help="override the recipe's epochs")
     bot_options(rt, model=False)
     rt.set_defaults(handler=cmd_retrain)
+
+    dr = sub.add_parser("drift", help="label mix and confidence of recent feedback vs the model's data (exit 1: drift)")
+    dr.add_argument("--days", type=float, default=7.0)
+    bot_options(dr, model=True)
+    dr.set_defaults(handler=cmd_drift)
 
     finetune_cli.add_commands(sub)
     return parser
