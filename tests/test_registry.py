@@ -110,3 +110,26 @@ def _until(check, timeout: float = 60.0):
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_replicas_on_one_postgresql_converge_on_the_promoted_version(tiny_model_dir, second_model, postgres_url):
+    """Two bots (replicas) share one PostgreSQL store: a promote reaches both, a rollback too."""
+    replicas = [make_bot(tiny_model_dir, postgres_url) for _ in range(2)]
+    registry = Registry(replicas[0].store)
+    with replicas[0].store.engine.begin() as conn:       # the database may be reused across runs
+        conn.exec_driver_sql("DELETE FROM model_events")
+        conn.exec_driver_sql("DELETE FROM model_versions")
+    first = replicas[0].classifier
+    other = replicas[0].load_classifier(str(second_model), lambda *_: None)
+    registry.add(first.version, tiny_model_dir, first.labels, {"behaviour": 0.5}, {})
+    registry.add(other.version, second_model, other.labels, {"behaviour": 0.5}, {})
+    watchers = [ModelWatcher(bot, poll_s=0.1, log_fn=lambda *_: None).start() for bot in replicas]
+    try:
+        registry.promote(other.version)
+        _until(lambda: all(bot.classifier.version == other.version for bot in replicas))
+        registry.rollback()
+        _until(lambda: all(bot.classifier.version == first.version for bot in replicas))
+    finally:
+        for w in watchers:
+            w.stop()
