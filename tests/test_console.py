@@ -242,3 +242,31 @@ def test_operators_cli(tmp_path, monkeypatch, capsys):
     assert main(["operators", "add", "dave", "--db", db]) == 2
     assert main(["operators", "remove", "carol", "--db", db]) == 0
     assert main(["operators", "remove", "carol", "--db", db]) == 2
+
+
+def test_console_queries_and_logins_on_postgresql(postgres_url):
+    """The same queries on PostgreSQL (date(), ILIKE, CASE buckets, the partial unique index on reopen)."""
+    from bot.console_data import ConsoleData, Range
+    from bot.store import Store
+
+    store = Store(postgres_url)
+
+    class Fake:
+        pass
+
+    bot = Fake()
+    bot.store = store
+    ids = seed(bot)
+    data = ConsoleData(store)
+    d = data.dashboard(Range.parse(None, None))
+    assert d["per_day"] and d["confidence"][5] == 1 and d["handoffs"] == 1
+    rows, _ = data.search(q="REFUND", rating="-1", band="low", kind="feedback")
+    assert [r["id"] for r in rows] == [ids["message_id"]]
+    assert [r["id"] for r in data.review()[0]] == [ids["message_id"]]
+    assert [t["id"] for t in data.tickets("open")[0]] == [ids["ticket"]]
+    assert data.close_ticket(ids["ticket"], "alice", "done") and data.reopen_ticket(ids["ticket"])
+    ops = Operators(store)
+    ops.add("pg-alice", PASSWORD, "agent")
+    token = ops.login("pg-alice", PASSWORD)
+    assert ops.session(token).name == "pg-alice" and ops.login("pg-alice", "wrong password") is None
+    store.close()
