@@ -118,6 +118,41 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _read_password(name: str) -> str:
+    """From the terminal (asked twice, not echoed) or, when stdin is not a terminal, its first line."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def cmd_operators(args) -> int:
+    from .operators import OperatorError, Operators
+    from .store import Store
+
+    ops = Operators(Store(_bot_config(args).db.url))
+    if args.operators_command == "add":
+        try:
+            ops.add(args.name, _read_password(args.name), args.role)
+        except OperatorError as exc:
+            raise ValueError(str(exc)) from None
+        _log(f"operator {args.name!r} added ({args.role})")
+    elif args.operators_command == "list":
+        for op in ops.list():
+            locked = op["locked_until"]
+            print(f"{op['name']}\t{op['role']}\tcreated {op['created_at']:%Y-%m-%d}\tlast login "
+                  f"{op['last_login_at'] or 'never'}" + (f"\tlocked until {locked}" if locked else ""))
+    elif not ops.remove(args.name):
+        raise ValueError(f"no operator named {args.name!r}")
+    else:
+        _log(f"operator {args.name!r} removed (and logged out)")
+    return 0
+
+
 def _parser_with_config(config_help: str):
     """An ArgumentParser class whose instances (the subcommands, and theirs) all take ``--config`` too. Each gets
     its own action (argparse shares a parent's actions, and a subcommand with its own --config replaces it)."""
@@ -297,6 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--days", type=float, default=7.0)
     bot_options(dr, model=True)
     dr.set_defaults(handler=cmd_drift)
+
+    operators = sub.add_parser("operators", help="operator console accounts")
+    osub = operators.add_subparsers(dest="operators_command", required=True)
+    oadd = osub.add_parser("add", help="add an operator (password asked for, or the first line of stdin)")
+    oadd.add_argument("name")
+    oadd.add_argument("--role", choices=["viewer", "agent"], default="viewer",
+                     help="viewer: read-only; agent: also relabel, close/reopen tickets, export")
+    rm = osub.add_parser("remove", help="remove an operator (ends their sessions)")
+    rm.add_argument("name")
+    ls = osub.add_parser("list", help="list operators")
+    for p in (oadd, rm, ls):
+        bot_options(p, model=False)
+        p.set_defaults(handler=cmd_operators)
 
     finetune_cli.add_commands(sub)
     return parser

@@ -95,6 +95,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 7860
     allowed_origins: list[str] = field(default_factory=list)   # may embed the widget / call the API cross-origin
+    console_logins_per_minute: int = 10  # operator console login attempts per client address (then 429)
 
 
 @dataclass

@@ -64,6 +64,7 @@ class Conversation(Base):
     csat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (Index("ix_conversations_created_at", "created_at"), Index("ix_conversations_csat_at", "csat_at"))
 
 
 class Message(Base):
@@ -94,9 +95,14 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # A retry (same client id) is stored once; a withdrawn message no longer holds its id, so a customer who undid
     # a message and typed the same words again is heard again.
+    # The console's lists and dashboard filter by date, label, band and rating (bot/console_data.py).
     __table_args__ = (Index("ux_messages_client_id", "conversation_id", "client_message_id", unique=True,
                             sqlite_where=sql("client_message_id IS NOT NULL AND withdrawn_at IS NULL"),
-                            postgresql_where=sql("client_message_id IS NOT NULL AND withdrawn_at IS NULL")),)
+                            postgresql_where=sql("client_message_id IS NOT NULL AND withdrawn_at IS NULL")),
+                      Index("ix_messages_created_at", "created_at"),
+                      Index("ix_messages_label_created", "label", "created_at"),
+                      Index("ix_messages_band", "band"),
+                      Index("ix_messages_rating", "rating"))
 
 
 class Correction(Base):
@@ -120,8 +126,37 @@ class Ticket(Base):
     contact: Mapped[str | None] = mapped_column(String(254), nullable=True)       # given by the customer, asked for
     contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # (= their consent)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)      # the operator's name
+    close_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ux_tickets_one_open", "conversation_id", unique=True,
-                            sqlite_where=sql("status = 'open'"), postgresql_where=sql("status = 'open'")),)
+                            sqlite_where=sql("status = 'open'"), postgresql_where=sql("status = 'open'")),
+                      Index("ix_tickets_status_created", "status", "created_at"))
+
+
+class Operator(Base):
+    """A console account (``feedbackbot operators add``). role: viewer (read-only) | agent."""
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))          # argon2id (bot/operators.py)
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)   # consecutive; reset by a good login
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OperatorSession(Base):
+    """A console login: the cookie holds a random token, the table only its SHA-256 (a stolen table opens
+    nothing); ``csrf`` is the session's synchronizer token for forms."""
+    __tablename__ = "operator_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class Outbox(Base):

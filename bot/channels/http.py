@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ..config import ServerConfig
+from .console import console_headers, install_console, is_console
 from ..core import Bot, InputError
 from ..limits import Overloaded, RateLimited, ReplyGate
 from ..policy import CUSTOMER_BUTTON
@@ -172,6 +173,16 @@ class AllowedOut(BaseModel):
     allowed: bool = Field(description="whether a page on `origin` may embed the widget")
 
 
+class NotOnConsole(CORSMiddleware):
+    """The widget's CORS allow-list, for everything but the operator console (which no other site may read)."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and is_console(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def _errors(*codes: int) -> dict:
     what = {400: "invalid input (empty text, unknown label or quick reply)", 404: "not found (unknown session, "
             "conversation or message)", 409: "conflict (a question no longer open; a client_message_id reused)",
@@ -223,7 +234,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     static = _static_files()
     app = FastAPI(title="feedbackbot", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   description="Errors, whatever the status, are `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`.")
-    app.add_middleware(CORSMiddleware, allow_origins=list(cfg.allowed_origins), allow_methods=["GET", "POST"],
+    app.add_middleware(NotOnConsole, allow_origins=list(cfg.allowed_origins), allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type", SESSION_HEADER], allow_credentials=False)
     csp_frame = f"frame-ancestors {frame_ancestors(cfg)}"
     widget_csp = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -232,7 +243,9 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        if request.url.path == "/widget":
+        if is_console(request.url.path):
+            console_headers(response)
+        elif request.url.path == "/widget":
             response.headers["Content-Security-Policy"] = widget_csp
         else:
             response.headers.setdefault("Content-Security-Policy", csp_frame)
@@ -386,6 +399,8 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
             return error_json(405, "method_not_allowed", f"{request.method} is not allowed here; use "
                               + " or ".join(allow), headers={"Allow": ", ".join(allow)})
         return error_json(404, "not_found", f"no such API route: {request.url.path}")
+
+    install_console(app, bot, cfg.console_logins_per_minute)
 
     if with_gradio:
         import gradio as gr
