@@ -9,8 +9,8 @@ Pure functions, no I/O. What is replaced, each by a typed placeholder:
   that fails it is not a card;
 - ``[phone]``: 7-15 digits (up to 17 after a leading ``00``), optionally after ``+``, grouped by spaces, dots,
   hyphens, slashes or parentheses: the numbers the hand-off flow reads as a phone number, and so also other long
-  numbers (an order number of 7+ digits typed bare). Kept: dates (2026-01-31, 31.01.2026, 1/31/26: with a day and
-  a month that exist) and numbers glued to letters, ``#``, ``/`` or ``-`` (ticket ids like FB-12345678, URLs,
+  numbers (an order number of 7+ digits typed bare). Kept: dates (2026-01-31, 31.01.2026, 1/31/26: 1900-2099, with
+  a day and a month that exist) and numbers glued to letters, ``#``, ``/`` or ``-`` (ticket ids like FB-12345678, URLs,
   ``#1234567``).
 
 Detection runs in that order on the original text (e-mail, IBAN, card, phone); a later kind never matches inside
@@ -36,8 +36,8 @@ _DIGIT_RUN = re.compile(_GLUED + r"\d+(?:[ -]\d+)*(?!\w)")                 # car
 # Between digits: nothing, one of space . - /, or a parenthesis with a space on either side ("(0) 20"). Not " / ":
 # two numbers given as alternatives ("030 1234567 / 0171 7654321") are two phones, not one too long to be one.
 _PHONE = re.compile(_GLUED + r"\+?(?:\(\d{1,5}\)|\d)(?:(?:[ ./-]|\) ?| ?\(|\) ?\()?\d)*\)?(?!\w)")
-_DATE = re.compile(r"(?<![\d./+-])(?:\d{4}([-./])(\d{1,2})\1(\d{1,2})|(\d{1,2})([-./])(\d{1,2})\5(?:\d{4}|\d{2}))"
-                   r"(?![./-]?\d)")
+_DATE = re.compile(r"(?<![\d./+-])(?:(?:19|20)\d\d([-./])(\d{1,2})\1(\d{1,2})"
+                   r"|(\d{1,2})([-./])(\d{1,2})\5(?:(?:19|20)\d\d|\d\d))(?![./-]?\d)")
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,8 @@ def redact_record(text: str, reply: str | None, clauses: list | None) -> tuple[s
 
 
 def _is_date(m: re.Match) -> bool:
-    """yyyy-mm-dd, or dd.mm.yy(yy) / mm/dd/yy(yy) with a day and a month that exist (12-34-5678 is a phone)."""
+    """yyyy-mm-dd, or dd.mm.yy(yy) / mm/dd/yy(yy), in 1900-2099 with a day and a month that exist (12-34-5678 and
+    0171-12-12 are phones)."""
     if m.group(2) is not None:
         return 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31
     a, b = int(m.group(4)), int(m.group(6))
@@ -159,10 +160,16 @@ def _is_date(m: re.Match) -> bool:
 
 
 def _longest_iban(candidate: str) -> int:
-    """The length of the longest prefix of ``candidate`` ending at a group boundary that is a valid IBAN, or 0."""
+    """The length of the longest prefix of ``candidate`` ending at a group boundary that is a valid IBAN, or 0.
+    Written in groups, an IBAN has groups of 4 (the last 1-4) in one case, so a word after it is not taken in."""
     ends = [i for i, ch in enumerate(candidate) if ch == " "] + [len(candidate)]
     for end in reversed(ends):
-        if iban_valid(candidate[:end]):
+        prefix = candidate[:end]
+        groups = prefix.split(" ")
+        if len(groups) > 1 and (any(len(g) != 4 for g in groups[:-1]) or len(groups[-1]) > 4
+                                or not (prefix.isupper() or prefix.islower())):
+            continue
+        if iban_valid(prefix):
             return end
     return 0
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.flow import read_contact
-from bot.redact import (CARD, EMAIL, IBAN, PHONE, PLACEHOLDERS, find, iban_valid, luhn_valid, redact, redact_record, scrub)
+from bot.redact import (CARD, EMAIL, IBAN, PHONE, PLACEHOLDERS, find, iban_valid, luhn_valid, redact, redact_record,
+                        scrub)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -30,6 +31,7 @@ from bot.redact import (CARD, EMAIL, IBAN, PHONE, PLACEHOLDERS, find, iban_valid
     ("iban de89370400440532013000", "iban [iban]"),
     ("GB82 WEST 1234 5698 7654 32 AND MORE", "[iban] AND MORE"),
     ("FR14 2004 1010 0505 0001 3M02 606", "[iban]"),
+    ("gb82 west 1234 5698 7654 32 thanks", "[iban] thanks"),
     # phones
     ("call +44 (0) 20 7946 0958 or (555) 123-4567", "call [phone] or [phone]"),
     ("tel 030/1234567, mobil 0171-7654321", "tel [phone], mobil [phone]"),
@@ -38,6 +40,7 @@ from bot.redact import (CARD, EMAIL, IBAN, PHONE, PLACEHOLDERS, find, iban_valid
     ("030 1234567 / 0171 7654321", "[phone] / [phone]"),
     ("numbers 123-45-67", "numbers [phone]"),
     ("12-34-5678 is no date", "[phone] is no date"),
+    ("0171-12-12 is no date either", "[phone] is no date either"),
     # kept: dates, times, amounts, short numbers, ids and URLs
     ("on 2026-01-31 at 10:30, 31.01.2026, 1/31/26", "on 2026-01-31 at 10:30, 31.01.2026, 1/31/26"),
     ("ticket FB-12345678 order #1234567 https://x.example/o/12345678",
