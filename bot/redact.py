@@ -161,12 +161,14 @@ def _is_date(m: re.Match) -> bool:
 
 def _longest_iban(candidate: str) -> int:
     """The length of the longest prefix of ``candidate`` ending at a group boundary that is a valid IBAN, or 0.
-    Written in groups, an IBAN has groups of 4 (the last 1-4) in one case, so a word after it is not taken in."""
+    Written in groups, an IBAN has groups of 4 (the last 1-4, with a digit: it ends in account digits) in one case,
+    so a word after it is not taken in."""
     ends = [i for i, ch in enumerate(candidate) if ch == " "] + [len(candidate)]
     for end in reversed(ends):
         prefix = candidate[:end]
         groups = prefix.split(" ")
         if len(groups) > 1 and (any(len(g) != 4 for g in groups[:-1]) or len(groups[-1]) > 4
+                                or not any(ch.isdigit() for ch in groups[-1])
                                 or not (prefix.isupper() or prefix.islower())):
             continue
         if iban_valid(prefix):
