@@ -112,8 +112,9 @@ def cmd_export(args) -> int:
     from .export import export
     from .store import Store
 
-    n = export(Store(_bot_config(args).db.url), args.out, labelled=args.labelled, include_model=args.include_model,
-               min_confidence=args.min_confidence)
+    cfg = _bot_config(args)
+    n = export(Store(cfg.db.url), args.out, labelled=args.labelled, include_model=args.include_model,
+               min_confidence=args.min_confidence, redact=cfg.store.redact)
     _log(f"{n} rows -> {args.out}")
     return 0
 
@@ -150,6 +151,57 @@ def cmd_operators(args) -> int:
         raise ValueError(f"no operator named {args.name!r}")
     else:
         _log(f"operator {args.name!r} removed (and logged out)")
+    return 0
+
+
+def _who(args) -> str:
+    import getpass
+
+    if args.by:
+        return args.by
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:       # no login name (a container without a passwd entry)
+        return "cli"
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if what != "before")
+
+
+def cmd_purge(args) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from .store import Store
+
+    cfg = _bot_config(args)
+    days = cfg.store.retain_days
+    if days < 0:
+        raise ValueError(f"[store] retain_days must be 0 (keep forever) or more, not {days}")
+    if days == 0:
+        print("[store] retain_days = 0: conversations are kept forever; nothing to purge")
+        return 0
+    before = datetime.now(timezone.utc) - timedelta(days=days)
+    counts = Store(cfg.db.url).purge(before, by=_who(args), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {_counts(counts)} (conversations idle since before {before:%Y-%m-%d %H:%M} UTC, "
+          f"retain_days = {days})")
+    return 0
+
+
+def cmd_erase(args) -> int:
+    from .sessions import conversation_id
+    from .store import Store
+
+    store = Store(_bot_config(args).db.url)
+    cid = args.conversation
+    if cid is None:     # --session: the public conversation id, or the customer's secret session token
+        cid = args.session if store.exists(args.session) else conversation_id(args.session)
+    counts = store.erase_conversation(cid, by=_who(args))
+    if counts["conversations"]:
+        print(f"erased conversation {cid}: {_counts(counts)}")
+    else:
+        print(f"nothing is stored under conversation {cid}; nothing erased (the request is in the audit log)")
     return 0
 
 
@@ -345,6 +397,19 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (oadd, rm, ls):
         bot_options(p, model=False)
         p.set_defaults(handler=cmd_operators)
+    purge = sub.add_parser("purge", help="delete conversations idle longer than [store] retain_days")
+    purge.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
+    purge.add_argument("--by", help="who runs it, for the audit log (default: cli:<login name>)")
+    bot_options(purge, model=False)
+    purge.set_defaults(handler=cmd_purge)
+
+    erase = sub.add_parser("erase", help="delete one customer's conversation everywhere (audit-logged)")
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", help="the conversation_id shown in exports, or the customer's secret session id")
+    which.add_argument("--conversation", help="the conversation_id exactly as shown in exports")
+    erase.add_argument("--by", help="who asks for it, for the audit log (default: cli:<login name>)")
+    bot_options(erase, model=False)
+    erase.set_defaults(handler=cmd_erase)
 
     finetune_cli.add_commands(sub)
     return parser

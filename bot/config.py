@@ -1,7 +1,7 @@
 """The bot's configuration: one typed dataclass tree, loaded from one TOML file with env overrides.
 
-File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [conversation] [db] [server]
-[limits] [webhooks]``.
+File: ``--config FILE`` or ``FEEDBACKBOT_CONFIG``; tables ``[model] [policy] [templates] [conversation] [models]
+[db] [store] [server] [limits] [webhooks]``.
 Env: ``FEEDBACKBOT_<TABLE>_<FIELD>``, e.g. ``FEEDBACKBOT_DB_URL=postgresql+psycopg://...``,
 ``FEEDBACKBOT_POLICY_AMBIGUITY_MARGIN=0.2``. Defaults live here, once.
 """
@@ -91,6 +91,15 @@ class DbConfig:
 
 
 @dataclass
+class StoreConfig:
+    # Replace e-mail addresses, phone numbers, card numbers (Luhn-checked) and IBANs (mod-97-checked) in message
+    # text with [email] [phone] [card] [iban] before it is stored or exported (bot/redact.py); the classifier still
+    # reads the original. A contact the customer gives for their hand-off ticket is kept on the ticket.
+    redact: bool = False
+    retain_days: int = 0                # `feedbackbot purge` deletes conversations idle longer; 0 = keep forever
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 7860
@@ -143,6 +152,7 @@ class BotConfig:
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     db: DbConfig = field(default_factory=DbConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)

@@ -22,6 +22,7 @@ from .language import detect as detect_language
 from .language import normalise_hint
 from .locales import plain_word
 from .policy import CUSTOMER_BUTTON, WHICH, Pending, Prediction, QuickReply, open_question
+from .redact import redact, redact_record
 from .render import Renderer
 from .sessions import conversation_id, new_session_token
 from .store import ConversationState, DuplicateTurn, NotFound, Store, TurnRecord, new_ticket_id
@@ -161,6 +162,9 @@ class Bot:
                     return self._replay(session, cid, stored, text)
             state = self.store.state(cid)
             turn, reply = self._turn(session, cid, text, channel, state, in_reply_to, quick_reply, started, language)
+            if self.config.store.redact:    # after the model and the flow read the original: only what is stored
+                turn["text"], turn["reply"], turn["clauses"], turn["redacted"] = redact_record(
+                    turn["text"], turn["reply"], turn["clauses"])
             try:
                 message_id = self.store.record_turn(
                     TurnRecord(**turn, latency_ms=reply.latency_ms, client_message_id=client_message_id,
@@ -254,7 +258,7 @@ class Bot:
         return prediction, context, clauses
 
     def _replay(self, session: str, cid: str, row: dict, text: str) -> Reply:
-        if row["text"] != text:
+        if row["text"] != (text if row.get("redacted") is None else redact(text).text):
             raise InputError("client_message_id was already used for a different message", status=409,
                              code="client_message_id_reused")
         state = self.store.state(cid)

@@ -16,11 +16,12 @@ from pathlib import Path
 from finetune.data import jsonl_line
 
 from .policy import HIGH, HUMAN_SOURCES, MODEL
+from .redact import redact_record
 from .store import Store
 
 FULL_COLUMNS = ["id", "conversation_id", "channel", "kind", "language", "created_at", "text", "label", "label_source",
                 "confidence", "band", "template", "reply", "ticket", "correction", "correction_source", "rating",
-                "withdrawn", "latency_ms", "model_version", "probabilities", "clauses"]
+                "withdrawn", "latency_ms", "model_version", "probabilities", "clauses", "redacted"]
 LABELLED_COLUMNS = ["text", "label", "source"]
 
 
@@ -39,9 +40,10 @@ def labelled_row(row: dict, include_model: bool = False, min_confidence: float |
 
 
 def export(store: Store, out: Path, labelled: bool = False, include_model: bool = False,
-           min_confidence: float | None = None) -> int:
+           min_confidence: float | None = None, redact: bool = False) -> int:
     """Write messages to ``out`` (.csv or .jsonl): all of them, or (``labelled``) text,label,source rows that
-    `feedbackbot finetune --data` reads as is."""
+    `feedbackbot finetune --data` reads as is. ``redact`` ([store] redact) takes personal data out of text, reply
+    and clauses on the way out too, so rows stored before redaction was turned on leave redacted as well."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
@@ -54,6 +56,10 @@ def export(store: Store, out: Path, labelled: bool = False, include_model: bool 
             writer = csv.DictWriter(fh, fieldnames=LABELLED_COLUMNS if labelled else FULL_COLUMNS)
             writer.writeheader()
         for row in store.iter_messages():
+            if redact:
+                text, reply, clauses, changed = redact_record(row["text"], row["reply"], row["clauses"])
+                row = {**row, "text": text, "reply": reply, "clauses": clauses,
+                       "redacted": 1 if changed or row["redacted"] else 0}
             if labelled:
                 row = labelled_row(row, include_model, min_confidence)
                 if row is None:

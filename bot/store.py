@@ -17,11 +17,17 @@ Every write that names a message checks that it belongs to the caller's conversa
 Hand-off notifications go through a transactional outbox: the event rows (one per configured webhook URL) are
 written in the same transaction as the ticket (or the thumbs-down) they announce, so no ticket exists without its
 notification and none is announced that was rolled back; bot.webhooks delivers them.
+Data protection (README "Data protection"): with ``[store] redact`` the bot stores message text redacted
+(``messages.redacted`` = 1 when something was replaced, 0 when nothing was found, NULL when redaction was off);
+``purge()`` deletes conversations idle since before a cutoff (``conversations.last_active_at``, indexed) and
+``erase_conversation()`` one customer's conversation; both delete its messages (with their ratings), corrections and
+tickets in one transaction per conversation batch and write an ``audit_log`` line (counts and who, never text).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
@@ -65,6 +71,8 @@ class Conversation(Base):
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (Index("ix_conversations_created_at", "created_at"), Index("ix_conversations_csat_at", "csat_at"))
+    # The customer's last turn, rating, correction or undo (retention: `feedbackbot purge`).
+    last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class Message(Base):
@@ -92,6 +100,7 @@ class Message(Base):
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)              # +1 up, -1 down, NULL none
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    redacted: Mapped[int | None] = mapped_column(Integer, nullable=True)   # 1 replaced, 0 none found, NULL off
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # A retry (same client id) is stored once; a withdrawn message no longer holds its id, so a customer who undid
     # a message and typed the same words again is heard again.
@@ -204,8 +213,20 @@ class ModelEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class AuditEntry(Base):
+    """What was deleted, when and by whom: counts only, never the deleted text."""
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    action: Mapped[str] = mapped_column(String(32))                 # erase | purge
+    conversation_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    counts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    actor: Mapped[str] = mapped_column(String(128))
+
+
 _conversations, _messages, _tickets = Conversation.__table__, Message.__table__, Ticket.__table__
 _outbox = Outbox.__table__
+_corrections, _audit = Correction.__table__, AuditEntry.__table__
 _STATE = select(_conversations.c.pending_target_id, _conversations.c.pending_asked_in, _conversations.c.pending_leaning,
                 _conversations.c.pending_kind, _conversations.c.language, _conversations.c.had_feedback,
                 _conversations.c.csat_asked_at).where(_conversations.c.id == bindparam("cid"))
@@ -223,7 +244,9 @@ _INSERT_CORRECTION = insert(Correction.__table__)
 _INSERT_OUTBOX = insert(_outbox)
 _SET_PENDING = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(
     pending_target_id=bindparam("target"), pending_asked_in=bindparam("asked_in"),
-    pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"))
+    pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"), last_active_at=bindparam("now"))
+_TOUCH = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(last_active_at=bindparam("now"))
+log = logging.getLogger("feedbackbot.store")
 
 
 class StoreError(RuntimeError):
@@ -274,6 +297,7 @@ class TurnRecord:
     contact: tuple[str, str] | None = None     # (kind, value) for the conversation's open ticket
     ask_csat: bool = False
     close: bool = False
+    redacted: bool | None = None               # text (reply, clauses) redacted: True replaced, False none found
 
 
 def default_url() -> str:
@@ -349,7 +373,7 @@ class Store:
 
     def create_conversation(self, conversation_id: str, channel: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(_INSERT_CONVERSATION, {"id": conversation_id, "channel": channel})
+            conn.execute(_INSERT_CONVERSATION, {"id": conversation_id, "channel": channel, "last_active_at": _now()})
 
     def find_turn(self, conversation_id: str, client_message_id: str) -> dict | None:
         """The stored turn a client already sent under this id (a retry), or None."""
@@ -365,8 +389,10 @@ class Store:
         """
         try:
             with self.engine.begin() as conn:
+                now = _now()
                 if conn.execute(_STATE, {"cid": turn.conversation_id}).first() is None:
-                    conn.execute(_INSERT_CONVERSATION, {"id": turn.conversation_id, "channel": turn.channel})
+                    conn.execute(_INSERT_CONVERSATION, {"id": turn.conversation_id, "channel": turn.channel,
+                                                        "last_active_at": now})
                 message_id = conn.execute(_INSERT_MESSAGE, {
                     "conversation_id": turn.conversation_id, "channel": turn.channel, "kind": turn.kind,
                     "text": turn.text, "label": turn.label, "label_source": "model" if turn.label else None,
@@ -376,6 +402,7 @@ class Store:
                     "latency_ms": turn.latency_ms, "model_version": turn.model_version, "ticket": turn.ticket,
                     "client_message_id": turn.client_message_id, "in_reply_to": turn.in_reply_to,
                     "language": turn.language, "clauses": turn.clauses,
+                    "redacted": None if turn.redacted is None else int(turn.redacted),
                 }).inserted_primary_key[0]
                 queued = False
                 if turn.ticket and turn.ticket_is_new:
@@ -397,7 +424,7 @@ class Store:
                 conn.execute(_SET_PENDING, {"cid": turn.conversation_id,
                                             "target": (turn.ask_target or message_id) if kind else None,
                                             "asked_in": message_id if kind else None,
-                                            "leaning": leaning, "kind": kind})
+                                            "leaning": leaning, "kind": kind, "now": now})
                 self._record_conversation(conn, turn)
             if queued:
                 self.outbox_written.set()
@@ -489,6 +516,7 @@ class Store:
                                                                      rated_at=_now() if value else None))
             if done.rowcount == 0:
                 raise NotFound(f"no message {message_id} in this conversation")
+            conn.execute(_TOUCH, {"cid": conversation_id, "now": _now()})
         if queued:
             self.outbox_written.set()
 
@@ -507,6 +535,8 @@ class Store:
                 raise NotFound(f"no message {message_id} in this conversation")
             conn.execute(_INSERT_CORRECTION, {"message_id": message_id, "label": label, "source": source,
                                               "operator": operator})
+            if conversation_id is not None:     # the customer's own correction is activity; an operator's is not
+                conn.execute(_TOUCH, {"cid": conversation_id, "now": _now()})
 
     def history(self, conversation_id: str) -> list[dict]:
         """The conversation as its customer sees it: visible messages, oldest first."""
@@ -540,7 +570,9 @@ class Store:
                     conn.execute(update(_tickets).where(_tickets.c.id == ticket).values(status="withdrawn"))
             conn.execute(_SET_PENDING.where(and_(_conversations.c.pending_asked_in.in_(ids) |
                                                  _conversations.c.pending_target_id.in_(ids))),
-                         {"cid": conversation_id, "target": None, "asked_in": None, "leaning": None, "kind": None})
+                         {"cid": conversation_id, "target": None, "asked_in": None, "leaning": None, "kind": None,
+                          "now": _now()})
+            conn.execute(_TOUCH, {"cid": conversation_id, "now": _now()})
             return len(ids)
 
     # --- the outbox (bot.webhooks delivers; the console shows the state) ----------------------------------------
@@ -625,6 +657,100 @@ class Store:
         if n:
             self.outbox_written.set()
         return n
+    # --- data protection: erase one customer's conversation, purge idle ones ---------------------------------
+
+    def erase_conversation(self, conversation_id: str, by: str) -> dict:
+        """Delete one conversation everywhere: its messages (and their ratings), the corrections of and by them,
+        its tickets and the conversation itself, in one transaction with an ``audit_log`` line (counts and ``by``,
+        never text). Returns the counts; all 0 when nothing was stored under that id (the request is logged too)."""
+        if not by:
+            raise ValueError("erase needs the name of who asks for it")
+        with self.engine.begin() as conn:
+            self._lock_for_delete(conn, conversation_id)
+            ids = conn.execute(select(_conversations.c.id).where(_conversations.c.id == conversation_id)
+                               .with_for_update()).scalars().all()
+            counts = self._delete_conversations(conn, ids)
+            conn.execute(insert(_audit).values(at=_now(), action="erase", conversation_id=conversation_id,
+                                               counts=counts, actor=by))
+        log.warning("erased conversation %s by %s: %s", conversation_id, by,
+                    ", ".join(f"{n} {what}" for what, n in counts.items()))
+        return counts
+
+    def purge(self, before: datetime, by: str, dry_run: bool = False, batch: int = 500) -> dict:
+        """Delete the conversations whose last activity is before ``before``, with their messages, corrections and
+        tickets: ``batch`` conversations per transaction, found through the ``last_active_at`` index. ``dry_run``
+        counts what would go and deletes nothing. Running it again deletes nothing more (idempotent). Writes one
+        ``audit_log`` line (counts) unless dry."""
+        c, m = _conversations.c, _messages.c
+        old = select(c.id).where(c.last_active_at < before)
+        with self.engine.begin() as conn:
+            self._backfill_activity(conn)
+            if dry_run:
+                message_ids = select(m.id).where(m.conversation_id.in_(old))
+                return {
+                    "conversations": conn.execute(select(func.count()).select_from(old.subquery())).scalar_one(),
+                    "messages": conn.execute(select(func.count()).where(m.conversation_id.in_(old))).scalar_one(),
+                    "ratings": conn.execute(select(func.count()).where(m.conversation_id.in_(old),
+                                                                       m.rating.is_not(None))).scalar_one(),
+                    "corrections": conn.execute(select(func.count()).select_from(_corrections).where(
+                        or_(_corrections.c.message_id.in_(message_ids),
+                            _corrections.c.by_message_id.in_(message_ids)))).scalar_one(),
+                    "tickets": conn.execute(select(func.count()).select_from(_tickets).where(
+                        _tickets.c.conversation_id.in_(old))).scalar_one()}
+        total = dict.fromkeys(("conversations", "messages", "ratings", "corrections", "tickets"), 0)
+        while True:
+            with self.engine.begin() as conn:
+                self._backfill_activity(conn)      # a write first: on SQLite the batch holds the write lock from here
+                ids = conn.execute(old.order_by(c.last_active_at).limit(batch).with_for_update()).scalars().all()
+                if not ids:
+                    break
+                for what, n in self._delete_conversations(conn, ids).items():
+                    total[what] += n
+        with self.engine.begin() as conn:
+            conn.execute(insert(_audit).values(at=_now(), action="purge", conversation_id=None, actor=by,
+                                               counts={**total, "before": before.isoformat()}))
+        log.warning("purged conversations idle since before %s by %s: %s", before.isoformat(), by,
+                    ", ".join(f"{n} {what}" for what, n in total.items()))
+        return total
+
+    def audit_log(self, conversation_id: str | None = None, limit: int = 100) -> list[dict]:
+        """The latest audit lines, newest first (of one conversation when given)."""
+        query = select(_audit).order_by(_audit.c.id.desc()).limit(limit)
+        if conversation_id is not None:
+            query = query.where(_audit.c.conversation_id == conversation_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def _lock_for_delete(self, conn, conversation_id: str) -> None:
+        """Hold the write lock before reading what to delete, so no turn can slip in between (SQLite takes it on the
+        first write; on PostgreSQL ``SELECT ... FOR UPDATE`` waits for a turn in flight and then re-reads)."""
+        conn.execute(_TOUCH.where(_conversations.c.last_active_at.is_(None)), {"cid": conversation_id, "now": _now()})
+
+    @staticmethod
+    def _backfill_activity(conn) -> None:
+        """Conversations written by an older version (or replica) have no last activity yet: their latest message,
+        else their start."""
+        c = _conversations.c
+        latest = select(func.max(_messages.c.created_at)).where(_messages.c.conversation_id == c.id).scalar_subquery()
+        conn.execute(update(_conversations).where(c.last_active_at.is_(None))
+                     .values(last_active_at=func.coalesce(latest, c.created_at)))
+
+    @staticmethod
+    def _delete_conversations(conn, ids: list[str]) -> dict:
+        counts = dict.fromkeys(("conversations", "messages", "ratings", "corrections", "tickets"), 0)
+        if not ids:
+            return counts
+        m = _messages.c
+        message_ids = select(m.id).where(m.conversation_id.in_(ids))
+        counts["ratings"] = conn.execute(select(func.count()).where(m.conversation_id.in_(ids),
+                                                                    m.rating.is_not(None))).scalar_one()
+        counts["corrections"] = conn.execute(delete(_corrections).where(
+            or_(_corrections.c.message_id.in_(message_ids), _corrections.c.by_message_id.in_(message_ids)))).rowcount
+        counts["tickets"] = conn.execute(delete(_tickets).where(_tickets.c.conversation_id.in_(ids))).rowcount
+        counts["messages"] = conn.execute(delete(_messages).where(m.conversation_id.in_(ids))).rowcount
+        counts["conversations"] = conn.execute(delete(_conversations).where(
+            _conversations.c.id.in_(ids))).rowcount
+        return counts
 
     # --- reading --------------------------------------------------------------------------------------------------
 
@@ -662,7 +788,7 @@ class Store:
                        "created_at": m.created_at.isoformat() if m.created_at else None,
                        "correction": c.label if c else None, "correction_source": c.source if c else None,
                        "rating": m.rating, "withdrawn": m.withdrawn_at is not None, "language": m.language,
-                       "clauses": m.clauses}
+                       "clauses": m.clauses, "redacted": m.redacted}
             last_id = ids[-1]
 
 
