@@ -1,9 +1,13 @@
 """The learning loop end to end, on the real packaged base (MiniLM): a new product name is consistently misread,
-operators label it, `retrain` learns it and its report shows the fix, `promote` puts it in service in a running
+operators label it, `retrain` learns it and its report shows the fix (FEEDBACKBOT_RETRAIN_REPORT=DIR keeps the
+report: README's example), `promote` puts it in service in a running
 server with no restart and no failed request, and `rollback` restores the old behaviour."""
 
+import os
+import shutil
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -71,6 +75,11 @@ def test_a_misread_product_name_is_learnt_promoted_and_rolled_back(tmp_path):
     assert result["counts"]["train"] >= 15
     assert held["serving"] <= 0.4 and held["candidate"] >= 0.6 and held["candidate"] > held["serving"]  # the fix
     assert "✓" in (tmp_path / "retrain" / "retrain_report.md").read_text()
+    keep = os.environ.get("FEEDBACKBOT_RETRAIN_REPORT")        # README's example report comes from here
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for name in ("retrain_report.md", "retrain_report.png"):
+            shutil.copyfile(tmp_path / "retrain" / name, Path(keep) / name)
 
     registry = Registry(bot.store)
     registry.add(bot.classifier.version, serving_dir / "model", bot.classifier.labels, evaluate(bot.classifier), {})
@@ -97,11 +106,14 @@ def test_a_misread_product_name_is_learnt_promoted_and_rolled_back(tmp_path):
             assert time.monotonic() < deadline, "condition not reached in time"
             time.sleep(0.05)
 
-    probe = "Killer Deals found me a cheap flight home"
+    fixed = [c for c in held["changed"] if c["better"]]
+    assert fixed                                               # the report names the messages it fixed
+    probe = fixed[0]["text"]
     thread = threading.Thread(target=traffic)
     try:
         thread.start()
         before = label_of(probe)
+        assert before == fixed[0]["serving"] != "positive"
         registry.promote(candidate.version, force=True)       # forced: a 300-tweet model is noisy on other suites
         until(lambda: httpx.get(f"{server.url}/healthz").json()["model"] == candidate.version)
         assert label_of(probe) == "positive"                   # the running server answers correctly now
