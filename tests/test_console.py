@@ -270,3 +270,14 @@ def test_console_queries_and_logins_on_postgresql(postgres_url):
     token = ops.login("pg-alice", PASSWORD)
     assert ops.session(token).name == "pg-alice" and ops.login("pg-alice", "wrong password") is None
     store.close()
+
+
+def test_dashboard_shows_drift_and_hand_off_delivery(console):
+    server, bot, ids = console
+    client, _ = login(server.url)
+    page = client.get("/console").text
+    assert "Drift: the last 7 days" in page and bot.classifier.version in page
+    # the seeded negative message is all the week holds: a label mix far from the model's 1/3 each
+    section = page[page.index("Drift:"):page.index("Hand-off notifications")]
+    assert "Warning:" in section and "label mix" in section
+    assert "Hand-off notifications" in page and "delivered" in page and "failed" in page

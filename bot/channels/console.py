@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from ..console_data import ConsoleData, Range
+from ..drift import measure as measure_drift
 from ..operators import LoginThrottle, Operators, OperatorSessionInfo
 from ..store import StoreError
 
@@ -256,8 +257,11 @@ def install_console(app: FastAPI, bot, login_per_minute: int = 10) -> None:
                   else "<p>No predictions in this range.</p>",
                   "channels": _bars(d["per_channel"], "Messages per channel")}
         legend = [(lab, _color(lab, j)) for j, lab in enumerate(d["labels"])]
+        # the serving model's view of the last week (bot.drift) and the hand-off notifications (bot.webhooks)
+        drift = await run_in_threadpool(measure_drift, bot.store, bot.classifier.meta)
+        outbox = await run_in_threadpool(bot.store.outbox_stats)
         return render("dashboard.html", request, op, title="Dashboard", page="Dashboard", d=d, charts=charts,
-                      legend=legend)
+                      legend=legend, drift=drift, outbox=outbox, model=bot.classifier.version)
 
     @app.get(PREFIX + "/tickets", include_in_schema=False)
     async def tickets(request: Request, status: str = "open"):
