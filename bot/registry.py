@@ -43,15 +43,23 @@ class Comparison:
 
 
 def evaluate(classifier, suites: dict[str, tuple[list[str], list[str]]] | None = None) -> dict[str, float]:
-    """Accuracy per suite: the behaviour suite (overall, ``capability:*``, ``language:*``) and ``suites``
+    """Accuracy per suite: the behaviour suite (overall, ``capability:*``, ``language:*``, ``domain:*``) and ``suites``
     (name -> (texts, labels)). Cases whose label the model cannot answer are skipped by score_suite."""
-    from finetune.behaviour import score_suite
+    from finetune.behaviour import load_suite, score_suite
 
     predict = lambda texts: [p.label for p in classifier.predict(list(texts))]  # noqa: E731
-    result = score_suite(predict, labels=classifier.labels)
+    cases = load_suite()
+    result = score_suite(predict, cases, labels=classifier.labels)
     scores = {"behaviour": result["accuracy"]}
     scores.update({f"capability:{k}": v["accuracy"] for k, v in result["by_capability"].items()})
     scores.update({f"language:{k}": v["accuracy"] for k, v in result["by_language"].items()})
+    missed: dict[str, int] = {}
+    for miss in result["misses"]:
+        domain = next(c.domain for c in cases if c.text == miss["text"])
+        missed[domain] = missed.get(domain, 0) + 1
+    for domain in sorted({c.domain for c in cases if c.label in classifier.labels and c.domain}):
+        n = sum(1 for c in cases if c.domain == domain and c.label in classifier.labels)
+        scores[f"domain:{domain}"] = 1 - missed.get(domain, 0) / n
     for name, (texts, labels) in (suites or {}).items():
         predicted = predict(texts)
         scores[name] = sum(p == y for p, y in zip(predicted, labels)) / max(1, len(labels))

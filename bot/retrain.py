@@ -84,19 +84,35 @@ def recipe(serving_dir: Path, out: Path, new_labels: Path, epochs: int | None = 
                           train=settings)
 
 
-def compare_on(texts: list[str], labels: list[str], serving, candidate) -> dict:
-    """Accuracy of both models on labelled texts, and every message whose label changed."""
-    before = [p.label for p in serving.predict(texts)] if texts else []
-    after = [p.label for p in candidate.predict(texts)] if texts else []
-    changed = [{"text": t, "label": y, "serving": b, "candidate": a, "better": a == y and b != y}
-               for t, y, b, a in zip(texts, labels, before, after) if a != b]
+def compare_on(texts: list[str], labels: list[str], serving, candidate, policy=None) -> dict:
+    """Accuracy of both models on labelled texts, every message whose label changed, and (with ``policy``) the
+    replies the policy would give: how many get a confident reply, and how many of those are right."""
+    from .policy import HIGH, band
+
+    before = serving.predict(texts) if texts else []
+    after = candidate.predict(texts) if texts else []
+    changed = [{"text": t, "label": y, "serving": b.label, "candidate": a.label,
+                "better": a.label == y and b.label != y}
+               for t, y, b, a in zip(texts, labels, before, after) if a.label != b.label]
     n = max(1, len(texts))
-    return {"n": len(texts), "serving": sum(b == y for b, y in zip(before, labels)) / n,
-            "candidate": sum(a == y for a, y in zip(after, labels)) / n, "changed": changed}
+    out = {"n": len(texts), "serving": sum(b.label == y for b, y in zip(before, labels)) / n,
+           "candidate": sum(a.label == y for a, y in zip(after, labels)) / n, "changed": changed}
+    if policy is not None:
+        for name, model, predictions in (("serving", serving, before), ("candidate", candidate, after)):
+            confident = [p.label == y for p, y in zip(predictions, labels)
+                         if band(p, policy, model.thresholds) == HIGH]
+            out[f"{name}_replies"] = {"coverage": len(confident) / n,
+                                      "precision": sum(confident) / len(confident) if confident else None}
+    return out
+
+
+def _replies(r: dict) -> str:
+    return f"{r['coverage']:.0%} answered confidently" + (
+        f", {r['precision']:.0%} of those right" if r["precision"] is not None else "")
 
 
 def write_report(out: Path, counts: dict, suites: dict[str, tuple[float, float]], held: dict,
-                 serving_version: str, candidate_version: str) -> Path:
+                 serving_version: str, candidate_version: str, calibration: dict | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,11 +135,18 @@ def write_report(out: Path, counts: dict, suites: dict[str, tuple[float, float]]
              f" {counts['holdout']} newest held out.", "",
              "| suite | serving | candidate | change |", "|---|---|---|---|",
              *[f"| {n} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" for n, (a, b) in suites.items()], "",
-             "![serving vs candidate](retrain_report.png)", "",
-             f"Held-out new labels whose predicted label changed ({len(held['changed'])}):", "",
-             "| text | label | serving | candidate |", "|---|---|---|---|",
-             *[f"| {c['text'][:80].replace('|', '/')} | {c['label']} | {c['serving']} | {c['candidate']}"
-               f"{' ✓' if c['better'] else ''} |" for c in held["changed"][:50]]]
+             "![serving vs candidate](retrain_report.png)", ""]
+    calibration = calibration or {}
+    if calibration.get("serving") is not None and calibration.get("candidate") is not None:
+        lines += [f"Calibration (the recipe's test split, ECE after temperature; lower is better): "
+                  f"{calibration['serving']:.3f} -> {calibration['candidate']:.3f}.", ""]
+    if "serving_replies" in held:
+        lines += [f"Replies the policy would give on the held-out new labels: serving "
+                  f"{_replies(held['serving_replies'])}; candidate {_replies(held['candidate_replies'])}.", ""]
+    lines += [f"Held-out new labels whose predicted label changed ({len(held['changed'])}):", "",
+              "| text | label | serving | candidate |", "|---|---|---|---|",
+              *[f"| {c['text'][:80].replace('|', '/')} | {c['label']} | {c['serving']} | {c['candidate']}"
+                f"{' ✓' if c['better'] else ''} |" for c in held["changed"][:50]]]
     path = out / "retrain_report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -146,14 +169,17 @@ def retrain(store: Store, serving_dir: Path, out: Path, bot_config, holdout_days
     serving_meta = read_meta(Path(serving_dir))
     with open(counts["paths"]["holdout"], encoding="utf-8", newline="") as fh:
         held_rows = list(csv.DictReader(fh))
-    held = compare_on([r["text"] for r in held_rows], [r["label"] for r in held_rows], serving, candidate)
+    held = compare_on([r["text"] for r in held_rows], [r["label"] for r in held_rows], serving, candidate,
+                      bot_config.policy)
     before, after = evaluate(serving), evaluate(candidate)
     suites = {name: (before[name], after[name]) for name in before if name in after}
     if "test" in serving_meta.get("metrics", {}) and "test" in meta["metrics"]:
         suites["recipe test accuracy"] = (serving_meta["metrics"]["test"]["accuracy"], meta["metrics"]["test"]["accuracy"])
     if held["n"]:
         suites["new labels, newest held out"] = (held["serving"], held["candidate"])
-    report = write_report(out, counts, suites, held, serving.version, candidate.version)
+    calibration = {"serving": serving_meta.get("calibration", {}).get("ece_test_after"),
+                   "candidate": meta.get("calibration", {}).get("ece_test_after")}
+    report = write_report(out, counts, suites, held, serving.version, candidate.version, calibration)
     log(f"report: {report}")
     return {"counts": counts, "suites": suites, "held_out": held, "report": str(report),
-            "candidate": candidate.version, "serving": serving.version}
+            "candidate": candidate.version, "serving": serving.version, "calibration": calibration}

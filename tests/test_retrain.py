@@ -44,6 +44,7 @@ def test_retrain_follows_the_recipe_and_reports_against_the_serving_model(tiny_m
     assert (out / "model" / "model.safetensors").is_file() and (out / "retrain_report.png").is_file()
     report = (out / "retrain_report.md").read_text()
     assert "new labels, newest held out" in report and "behaviour" in report and result["candidate"] in report
+    assert "Replies the policy would give" in report and "domain:" in report
     assert result["suites"]["new labels, newest held out"][0] == result["held_out"]["serving"]
     assert result["candidate"] != result["serving"]
     meta_extra = (out / "model" / "feedbackbot.json").read_text()
