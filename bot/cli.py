@@ -247,9 +247,11 @@ def cmd_models(args) -> int:
             ds, names, _ = load_labelled(DataConfig(path=path, labels=classifier.labels))
             suites[name] = (list(ds["text"]), [names[i] for i in ds["label"]])
         scores = evaluate(classifier, suites)
-        registry.add(classifier.version, Path(args.dir).resolve(), classifier.labels, scores,
-                     {k: classifier.meta.get(k) for k in ("data", "base", "metrics") if k in classifier.meta},
-                     serve=args.serve)
+        card = {k: classifier.meta.get(k) for k in ("data", "base", "metrics") if k in classifier.meta}
+        report = Path(args.dir).resolve().parent / "retrain_report.md"     # a `feedbackbot retrain` run's report
+        if report.is_file():
+            card["report"] = str(report)
+        registry.add(classifier.version, Path(args.dir).resolve(), classifier.labels, scores, card, serve=args.serve)
         print(f"added {classifier.version}: behaviour {scores['behaviour']:.3f}")
         return 0
     if args.models_command == "promote":

@@ -281,3 +281,25 @@ def test_dashboard_shows_drift_and_hand_off_delivery(console):
     section = page[page.index("Drift:"):page.index("Hand-off notifications")]
     assert "Warning:" in section and "label mix" in section
     assert "Hand-off notifications" in page and "delivered" in page and "failed" in page
+
+
+def test_an_agent_erases_one_customers_conversation_from_the_console(console):
+    server, bot, _ = console
+    sid = "erase-me"
+    bot.reply(sid, "my card 4111 1111 1111 1111 was charged twice")
+    from bot.sessions import conversation_id
+
+    cid = conversation_id(sid)
+    viewer, _ = login(server.url, "vic")
+    page = f"/console/conversations/{cid}"
+    assert "Erase conversation" not in viewer.get(page).text
+    assert viewer.post(f"{page}/erase", data={"csrf": csrf_of(viewer)}).status_code == 403
+    agent, _ = login(server.url)
+    assert "Erase conversation" in agent.get(page).text
+    assert agent.post(f"{page}/erase", data={"csrf": "forged"}).status_code == 403          # CSRF
+    assert bot.store.conversation(cid) is not None
+    assert agent.post(f"{page}/erase", data={"csrf": csrf_of(agent)}).status_code == 303
+    assert bot.store.conversation(cid) is None and not bot.store.history(cid)
+    with bot.store.engine.connect() as conn:
+        audit = conn.exec_driver_sql("SELECT action, conversation_id, actor FROM audit_log").all()
+    assert ("erase", cid, "console:alice") in [tuple(a) for a in audit]

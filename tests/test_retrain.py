@@ -66,3 +66,25 @@ def test_no_labels_no_retrain_and_recent_labels_are_held_out(tiny_model_dir, tmp
     counts = collect_labels(bot.store, tmp_path, 7, include_model=False)
     assert (counts["train"], counts["holdout"]) == (len(OLD), len(NEW))
     assert ids and "zap crashed twice today" in (tmp_path / "new_labels_holdout.csv").read_text()
+
+
+def test_models_add_registers_a_retrain_run_with_its_report(tiny_model_dir, tmp_path, capsys):
+    """The CLI path: `feedbackbot models add RUN/model` scores the model and keeps the run's report in its card."""
+    import shutil
+
+    from bot.cli import main
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run_dir / "model")
+    (run_dir / "retrain_report.md").write_text("# Retrain\n")
+    db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    assert main(["models", "add", str(run_dir / "model"), "--db", db]) == 0
+    assert main(["models", "list", "--db", db]) == 0
+    listed = capsys.readouterr().out
+    assert "added" in listed and "serving" in listed
+    from bot.registry import Registry
+    from bot.store import Store
+
+    version = Registry(Store(db)).serving()
+    assert version["card"]["report"] == str((run_dir / "retrain_report.md").resolve())
+    assert "behaviour" in version["scores"] and "domain:hotel" in version["scores"]

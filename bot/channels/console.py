@@ -321,6 +321,14 @@ def install_console(app: FastAPI, bot, login_per_minute: int = 10) -> None:
         return render("conversation.html", request, op, title="Conversation", page="Conversations", conv=conv,
                       msgs=msgs, corrections=corrections)
 
+    @app.post(PREFIX + "/conversations/{conversation_id}/erase", include_in_schema=False)
+    async def erase(request: Request, conversation_id: str):
+        """Erase one customer's conversation everywhere (agents; audited, as `feedbackbot erase`)."""
+        op, _ = await posted(request)
+        counts = await run_in_threadpool(bot.store.erase_conversation, conversation_id[:128], f"console:{op.name}")
+        log.warning("console: conversation %s erased by %r", conversation_id, op.name)
+        return back(f"{PREFIX}/conversations", f"Conversation erased ({counts.get('messages', 0)} messages).")
+
     @app.get(PREFIX + "/review", include_in_schema=False)
     async def review(request: Request):
         op = await session(request)
