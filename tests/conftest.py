@@ -149,6 +149,17 @@ def text_predicted_as(classifier, label: str) -> str:
     raise AssertionError(f"no sample text is predicted {label}")
 
 
+def eventually(check, timeout: float = 15.0, interval: float = 0.05):
+    """Poll until ``check()`` holds (work done by another thread or process), failing after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
 class LiveServer:
     """uvicorn serving an ASGI app on a loopback port, in a thread."""
 

@@ -15,7 +15,7 @@ from bot.channels.http import create_app
 from bot.config import PolicyConfig, ServerConfig
 from bot.store import Correction, Message, Ticket
 
-from conftest import ALWAYS_HIGH, ALWAYS_LOW, LiveServer, free_port, make_bot, text_predicted_as  # noqa: F401
+from conftest import ALWAYS_HIGH, ALWAYS_LOW, LiveServer, eventually, free_port, make_bot, text_predicted_as  # noqa: F401
 
 CHROMIUM = os.environ.get("FEEDBACKBOT_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -80,15 +80,6 @@ def site(tiny_model_dir, tmp_path_factory):
     for h in hosts:
         h.stop()
     server.stop()
-
-
-def eventually(check, timeout: float = 15.0):
-    """Poll until ``check()`` holds (the store is written by another thread after the click)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def _shot(page, name):

@@ -8,8 +8,8 @@ from bot.config import PolicyConfig, ServerConfig
 from bot.policy import Prediction
 from bot.sessions import conversation_id  # noqa: F401  (documents how conversations are keyed)
 
-from conftest import ALWAYS_HIGH, LiveServer, free_port, make_bot
-from test_browser import HostPage, browser, eventually  # noqa: F401  (the browser fixture)
+from conftest import ALWAYS_HIGH, LiveServer, eventually, free_port, make_bot  # noqa: F401
+from test_browser import HostPage, browser  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.slow
 

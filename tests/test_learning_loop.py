@@ -21,7 +21,7 @@ from bot.reloader import ModelWatcher
 from bot.retrain import retrain
 from bot.store import Message
 
-from conftest import SAMPLE, LiveServer, make_bot
+from conftest import SAMPLE, LiveServer, eventually, make_bot
 
 pytestmark = pytest.mark.slow
 
@@ -98,14 +98,6 @@ def test_a_misread_product_name_is_learnt_promoted_and_rolled_back(tmp_path):
     def label_of(text):
         return httpx.post(f"{server.url}/api/v1/messages", json={"text": text}, timeout=60).json()["prediction"]["label"]
 
-    def until(check):
-        import time
-
-        deadline = time.monotonic() + 120
-        while not check():
-            assert time.monotonic() < deadline, "condition not reached in time"
-            time.sleep(0.05)
-
     fixed = [c for c in held["changed"] if c["better"]]
     assert fixed                                               # the report names the messages it fixed
     probe = fixed[0]["text"]
@@ -115,10 +107,10 @@ def test_a_misread_product_name_is_learnt_promoted_and_rolled_back(tmp_path):
         before = label_of(probe)
         assert before == fixed[0]["serving"] != "positive"
         registry.promote(candidate.version, force=True)       # forced: a 300-tweet model is noisy on other suites
-        until(lambda: httpx.get(f"{server.url}/healthz").json()["model"] == candidate.version)
+        eventually(lambda: httpx.get(f"{server.url}/healthz").json()["model"] == candidate.version, 120)
         assert label_of(probe) == "positive"                   # the running server answers correctly now
         registry.rollback()
-        until(lambda: httpx.get(f"{server.url}/healthz").json()["model"] != candidate.version)
+        eventually(lambda: httpx.get(f"{server.url}/healthz").json()["model"] != candidate.version, 120)
         assert label_of(probe) == before                       # the old behaviour is back
     finally:
         stop.set()

@@ -11,7 +11,7 @@ from bot.registry import Registry, RegistryError, evaluate
 from bot.reloader import ModelWatcher
 from bot.store import Store
 
-from conftest import LiveServer, make_bot, tiny_config
+from conftest import LiveServer, eventually, make_bot, tiny_config
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -85,11 +85,11 @@ def test_a_promoted_model_is_served_without_a_restart_or_a_failed_request(tiny_m
         health = lambda: httpx.get(f"{server.url}/healthz").json()["model"]  # noqa: E731
         assert health() == first.version
         registry.promote(other.version, force=True)
-        _until(lambda: health() == other.version)
+        eventually(lambda: health() == other.version, 60)
         served_new = len(results)
-        _until(lambda: len(results) > served_new + 5)                      # traffic goes on on the new model
+        eventually(lambda: len(results) > served_new + 5, 60)                    # traffic goes on on the new model
         registry.rollback()
-        _until(lambda: health() == first.version)
+        eventually(lambda: health() == first.version, 60)
     finally:
         stop.set()
         for w in workers:
@@ -101,15 +101,6 @@ def test_a_promoted_model_is_served_without_a_restart_or_a_failed_request(tiny_m
     assert first.version in versions and other.version in versions         # each message says who answered it
     assert len(versions) == len(results)                                    # nothing lost
 
-
-def _until(check, timeout: float = 60.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -127,9 +118,9 @@ def test_replicas_on_one_postgresql_converge_on_the_promoted_version(tiny_model_
     watchers = [ModelWatcher(bot, poll_s=0.1, log_fn=lambda *_: None).start() for bot in replicas]
     try:
         registry.promote(other.version)
-        _until(lambda: all(bot.classifier.version == other.version for bot in replicas))
+        eventually(lambda: all(bot.classifier.version == other.version for bot in replicas), 60)
         registry.rollback()
-        _until(lambda: all(bot.classifier.version == first.version for bot in replicas))
+        eventually(lambda: all(bot.classifier.version == first.version for bot in replicas), 60)
     finally:
         for w in watchers:
             w.stop()
