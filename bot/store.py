@@ -245,6 +245,10 @@ _INSERT_OUTBOX = insert(_outbox)
 _SET_PENDING = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(
     pending_target_id=bindparam("target"), pending_asked_in=bindparam("asked_in"),
     pending_leaning=bindparam("leaning"), pending_kind=bindparam("kind"), last_active_at=bindparam("now"))
+# Every turn's one write of the conversation row: the open question, activity, and (when the turn says) language
+# and that feedback was given.
+_SET_TURN = _SET_PENDING.values(language=func.coalesce(bindparam("language"), _conversations.c.language),
+                                had_feedback=func.coalesce(bindparam("had_feedback"), _conversations.c.had_feedback))
 _TOUCH = update(_conversations).where(_conversations.c.id == bindparam("cid")).values(last_active_at=bindparam("now"))
 log = logging.getLogger("feedbackbot.store")
 
@@ -421,11 +425,12 @@ class Store:
                     conn.execute(_INSERT_CORRECTION, {"message_id": target, "label": label, "source": source,
                                                       "by_message_id": message_id})
                 kind, leaning = turn.ask or (None, None)
-                conn.execute(_SET_PENDING, {"cid": turn.conversation_id,
-                                            "target": (turn.ask_target or message_id) if kind else None,
-                                            "asked_in": message_id if kind else None,
-                                            "leaning": leaning, "kind": kind, "now": now})
-                self._record_conversation(conn, turn)
+                conn.execute(_SET_TURN, {"cid": turn.conversation_id,
+                                         "target": (turn.ask_target or message_id) if kind else None,
+                                         "asked_in": message_id if kind else None,
+                                         "leaning": leaning, "kind": kind, "now": now, "language": turn.language,
+                                         "had_feedback": 1 if turn.kind == "feedback" and turn.label else None})
+                self._record_conversation(conn, turn, now)
             if queued:
                 self.outbox_written.set()
             return message_id
@@ -451,24 +456,21 @@ class Store:
         return True
 
     @staticmethod
-    def _record_conversation(conn, turn: TurnRecord) -> None:
-        """What this turn changes about the conversation: language, feedback given, CSAT, closing, contact."""
+    def _record_conversation(conn, turn: TurnRecord, now: datetime) -> None:
+        """What a few turns change besides (record_turn's own update writes language and feedback given): CSAT
+        asked or given, closing, the ticket's contact."""
         values: dict = {}
-        if turn.language:
-            values["language"] = turn.language
-        if turn.kind == "feedback" and turn.label:
-            values["had_feedback"] = 1
         if turn.ask_csat:
-            values["csat_asked_at"] = _now()
+            values["csat_asked_at"] = now
         if turn.csat is not None:
-            values.update(csat=turn.csat, csat_at=_now())
+            values.update(csat=turn.csat, csat_at=now)
         if turn.close:
-            values["closed_at"] = _now()
+            values["closed_at"] = now
         if values:
             conn.execute(update(_conversations).where(_conversations.c.id == turn.conversation_id).values(**values))
         if turn.contact and turn.ticket:
             conn.execute(update(_tickets).where(_tickets.c.id == turn.ticket).values(
-                contact_kind=turn.contact[0], contact=turn.contact[1], contact_at=_now()))
+                contact_kind=turn.contact[0], contact=turn.contact[1], contact_at=now))
 
     def message_text(self, conversation_id: str, message_id: int) -> str | None:
         with self.engine.connect() as conn:
