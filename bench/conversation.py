@@ -32,6 +32,7 @@ from benchkit import percentile, write_results  # noqa: E402
 
 from bot.config import BotConfig  # noqa: E402
 from bot.kinds import KindDetector, packaged_examples  # noqa: E402
+from finetune.metrics import classification_metrics  # noqa: E402
 
 KINDS_TEST = ROOT / "data" / "conversation" / "kinds_test.jsonl"
 BEHAVIOUR = ROOT / "data" / "behaviour"
@@ -43,19 +44,10 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def prf(gold: list[str], pred: list[str]) -> dict:
+    """Per-kind precision / recall / F1 (finetune.metrics), macro-F1 over the kinds in ``gold``, accuracy."""
     kinds = sorted(set(gold) | set(pred))
-    out = {}
-    for k in kinds:
-        tp = sum(g == k and p == k for g, p in zip(gold, pred))
-        fp = sum(g != k and p == k for g, p in zip(gold, pred))
-        fn = sum(g == k and p != k for g, p in zip(gold, pred))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        out[k] = {"precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall)
-                  if precision + recall else 0.0, "support": tp + fn}
-    gold_kinds = sorted(set(gold))
-    return {"per_kind": out, "macro_f1": sum(out[k]["f1"] for k in gold_kinds) / len(gold_kinds),
-            "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(gold)}
+    m = classification_metrics([kinds.index(g) for g in gold], [kinds.index(p) for p in pred], kinds)
+    return {"per_kind": m["per_class"], "macro_f1": m["macro_f1"], "accuracy": m["accuracy"]}
 
 
 def cross_validation(folds: int = 5, seed: int = 0) -> float:

@@ -49,7 +49,7 @@ class Reply:
     text: str               # plain text
     html: str               # HTML-escaped rendering for browser channels
     template: str
-    kind: str               # feedback | answer
+    kind: str               # feedback | answer | greeting | thanks | question | person | ticket | a business kind
     prediction: Prediction | None   # None for answers, and when the model failed (template "error")
     band: str | None
     ticket: str | None
@@ -58,6 +58,7 @@ class Reply:
     quick_replies: list[QuickReply] = field(default_factory=list)
     replayed: bool = False  # a retry of a message already stored: this is the stored reply
     language: str = "en"    # the language of the reply
+
     def as_dict(self) -> dict:
         return {"message_id": self.message_id, "session_id": self.session, "conversation_id": self.conversation_id,
                 "reply": self.text, "reply_html": self.html, "template": self.template, "kind": self.kind,
@@ -316,11 +317,10 @@ class Bot:
     def history(self, session: str) -> dict:
         """The conversation as its customer sees it, with the open question's buttons (to restore a chat)."""
         cid = conversation_id(_check_session(session))
-        pending = self.store.state(cid).pending
+        state = self.store.state(cid)
+        pending, language = state.pending, state.language or self.config.conversation.default_language
         messages = self.store.history(cid)
         question = None
-        language = self.store.conversation(cid) or {}
-        language = language.get("language") or self.config.conversation.default_language
         if pending is not None and messages and messages[-1]["id"] == pending.asked_in:
             question = {"message_id": pending.asked_in,
                         "quick_replies": [{"payload": q.payload, "text": q.text}
@@ -335,6 +335,11 @@ class Bot:
     def withdraw(self, session: str, message_ids: list[int]) -> int:
         """The customer took these messages back (undo, edit, clear): see Store.withdraw."""
         return self.store.withdraw(conversation_id(_check_session(session)), message_ids)
+
+    def withdraw_hidden(self, session: str, shown: set[int]) -> int:
+        """Withdraw whatever this conversation stored that the client no longer shows (Gradio's undo, retry)."""
+        cid = conversation_id(_check_session(session))
+        return self.store.withdraw(cid, [m["id"] for m in self.store.history(cid) if m["id"] not in shown])
 
 
 def load_classifier(path: str, config: BotConfig, log_fn=print) -> Classifier:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .config import PolicyConfig
 from .locales import CHAT_HERE, CSAT_STARS, PERSON, label_word
-from .policy import (CUSTOMER_BUTTON, CUSTOMER_TEXT, HIGH, LOW, WHICH, Decision, Pending, Prediction, QuickReply,
+from .policy import (HIGH, LOW, WHICH, Decision, Pending, Prediction, QuickReply,
                      band, decide_answer, decide_for_label, read_answer, read_button)
 
 FOLLOWUP, CSAT, CONTACT = "followup", "csat", "contact"
@@ -199,5 +199,4 @@ def decide(kind: str, prediction: Prediction | None, context: Prediction | None,
 
 
 __all__ = ["FOLLOWUP", "CSAT", "CONTACT", "PERSON_PAYLOAD", "HERE_PAYLOAD", "Clause", "Contact", "FlowState", "Step",
-           "answer_step", "button_payloads", "decide", "quick_replies", "read_contact", "read_csat", "split_clauses",
-           "CUSTOMER_BUTTON", "CUSTOMER_TEXT"]
+           "answer_step", "button_payloads", "decide", "quick_replies", "read_contact", "read_csat", "split_clauses"]

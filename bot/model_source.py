@@ -36,7 +36,7 @@ def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
     # PyTorch, PEFT and the training helpers load only here (first start): a cached merged model serves without them.
     from peft import PeftModel
 
-    from finetune.base import resolve_base
+    from finetune.base import base_spec, resolve_base
     from finetune.merge import merge_and_verify
     from finetune.model_dir import load_for_classification, load_tokenizer, save_model_dir
     from finetune.train import make_loader
@@ -45,8 +45,7 @@ def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
     if not (adapter_dir / "adapter_model.safetensors").is_file() or not meta.get("labels"):
         raise ModelDirError(f"{adapter_dir} is not a feedbackbot adapter directory "
                             "(needs adapter_config.json, adapter_model.safetensors, feedbackbot.json)")
-    base_info = meta.get("base", {})
-    base = resolve_base("default" if base_info.get("kind") == "embedded" else base_info.get("id") or base_info.get("path"))
+    base = resolve_base(base_spec(meta.get("base", {})))
     log(f"merging adapter {adapter_dir} onto {base.source} ...")
     tokenizer = load_tokenizer(base.source)
     model = PeftModel.from_pretrained(load_for_classification(base.source, meta["labels"]), str(adapter_dir)).eval()

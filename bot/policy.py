@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from .config import PolicyConfig
+from .locales import LABEL_WORDS
 
 HIGH, LOW = "high", "low"
 WHICH = "which"                         # the question "how was it: bad, okay, good?" (label buttons)
@@ -146,8 +147,6 @@ def read_answer(text: str, pending: Pending, labels: list[str]) -> Answer | None
 
 
 def _button_texts(label: str) -> list[str]:
-    from .locales import LABEL_WORDS
-
     return [words[label] for words in LABEL_WORDS.values() if label in words]
 
 

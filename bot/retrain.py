@@ -20,6 +20,7 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from finetune.base import base_spec
 from finetune.config import DataConfig, FinetuneConfig, LoraSettings, TrainSettings
 from finetune.model_dir import read_meta
 
@@ -75,12 +76,10 @@ def recipe(serving_dir: Path, out: Path, new_labels: Path, epochs: int | None = 
     if not source.is_file():
         raise RetrainError(f"the serving model was trained on {data['path']}, which is not on this machine: run "
                            "`feedbackbot data prepare` (or pass the recipe's data) first")
-    base = meta.get("base", {})
-    spec = "default" if base.get("kind") == "embedded" else base.get("name") or base.get("id") or base.get("path")
     settings = TrainSettings(**training["settings"])
     if epochs:
         settings = dataclasses.replace(settings, epochs=epochs)
-    return FinetuneConfig(base=spec, out=str(out), data=DataConfig(**data), lora=LoraSettings(**training["lora"]),
+    return FinetuneConfig(base=base_spec(meta.get("base", {})), out=str(out), data=DataConfig(**data), lora=LoraSettings(**training["lora"]),
                           train=settings)
 
 

@@ -74,6 +74,17 @@ NAMED_BASES: dict[str, Callable[[], Path]] = {**{n: embedded_base_dir for n in E
                                               "e5-multilingual": e5_multilingual_dir}
 
 
+def base_spec(provenance: dict) -> str:
+    """The ``--base`` that gives back the base a model recorded in its feedbackbot.json (``meta["base"]``):
+    merging a shipped adapter and retraining a model both start from it."""
+    if provenance.get("kind") == "embedded":
+        return DEFAULT_BASE
+    spec = provenance.get("name") or provenance.get("id") or provenance.get("path")
+    if not spec:
+        raise BaseModelError(f"the model records no base it was trained on: {provenance}")
+    return spec
+
+
 def resolve_base(spec: str | None) -> ResolvedBase:
     if spec in (None, "") or spec in EMBEDDED_NAMES:
         path = embedded_base_dir()

@@ -212,16 +212,12 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
             raise gr.Error(f"{exc}.", title="Message not sent", print_exception=False) from None
         if reply.replayed:      # Retry: the same stored reply, shown afresh with no rating, so none is stored
             bot.rate(token, reply.message_id, 0)
-        withdraw_hidden(token, {mid for _, mid in refs} | {reply.message_id})
+        bot.withdraw_hidden(token, {mid for _, mid in refs} | {reply.message_id})
         out = {"role": "assistant", "content": linkify(reply.html),
                "metadata": {"id": f"{nonce}:{reply.message_id}"}}
         if reply.quick_replies:
             out["options"] = [{"value": q.text, "label": q.text} for q in reply.quick_replies]
         return out, chat_state
-
-    def withdraw_hidden(token: str, shown: set[int]) -> None:
-        """Whatever this conversation stored that the chat no longer shows (undo, retry) was taken back."""
-        bot.withdraw(token, [m["message_id"] for m in bot.history(token)["messages"] if m["message_id"] not in shown])
 
     def on_like(data: gr.LikeData, history: list, request: gr.Request) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -237,7 +233,7 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
     def on_undo(history: list, chat_state: dict | None, request: gr.Request) -> None:
         # Gradio hands this listener the chat as it is after the undo; the conversation is named by the state.
         if chat_state and chat_state.get("nonce"):
-            withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
+            bot.withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
 
     business = bot.config.templates.business_name
     with gr.Blocks(title=f"{title} · {business}", analytics_enabled=False, fill_height=True) as page:
