@@ -20,7 +20,8 @@ WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my 
 
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 8, threads: int | None = None,
-                 backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print):
+                 backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print,
+                 max_chunks: int = 8):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
@@ -38,6 +39,7 @@ class Classifier:
         self.thresholds: dict[str, float | None] = dict(self.meta.get("thresholds", {}).get("thresholds", {}))
         self.max_length = min(max_length, self.token_ids.model_max_length)
         self.batch_size = batch_size
+        self.max_chunks = max(1, int(max_chunks))
         # What answered a message (stored with it, shown in /healthz, the registry's key): the directory name, the
         # training data's fingerprint and the weights' digest, so two trainings on the same data differ.
         fingerprint = self.meta.get("data", {}).get("fingerprint", "unknown")[:12]
@@ -48,7 +50,7 @@ class Classifier:
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
-                   model.min_agreement, model.recheck_margin, log)
+                   model.min_agreement, model.recheck_margin, log, model.max_chunks)
 
     def warm_up(self) -> float:
         started = time.perf_counter()
@@ -57,14 +59,30 @@ class Classifier:
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """Logits in input order. Texts are tokenised once, sorted by length and run in passes of similar lengths
-        (see ``length_passes``) instead of padded to the longest message of a random mix."""
+        (see ``length_passes``) instead of padded to the longest message of a random mix.
+
+        A text longer than ``max_length`` tokens is read in overlapping windows (up to ``max_chunks``), and its
+        logits are the token-weighted mean of its windows' logits, so the verdict at the end of a long review
+        counts (truncation kept only its first ``max_length`` tokens)."""
         if not texts:
             return np.zeros((0, len(self.labels)))
-        ids = self.token_ids(texts, self.max_length)
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if self.max_chunks > 1:
+            windows = self.token_ids.chunks(texts, self.max_length, self.max_chunks)
+        else:
+            windows = [[ids] for ids in self.token_ids(texts, self.max_length)]
+        owner = [i for i, w in enumerate(windows) for _ in w]
+        ids = [x for w in windows for x in w]
+        flat = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         for rows in length_passes([len(x) for x in ids], self.batch_size):
-            out[rows] = self.backend(padded([ids[i] for i in rows], self.token_ids.pad_id))
-        return out
+            flat[rows] = self.backend(padded([ids[i] for i in rows], self.token_ids.pad_id))
+        if len(ids) == len(texts):
+            return flat
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        weight = np.zeros(len(texts), dtype=np.float32)
+        for row, (i, x) in enumerate(zip(owner, ids)):
+            out[i] += len(x) * flat[row]
+            weight[i] += len(x)
+        return out / weight[:, None]
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = softmax(self.logits(texts), self.temperature)

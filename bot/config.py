@@ -22,6 +22,9 @@ class ModelConfig:
     # or a merged model directory from `feedbackbot finetune` (OUT/model); or an adapter directory (OUT/adapter).
     path: str = "default"
     max_length: int = 128
+    # A message longer than max_length tokens is read in overlapping windows of max_length, at most this many
+    # (128 x 8 covers ~900 words), and the windows' logits are averaged by length; 1 = truncate instead.
+    max_chunks: int = 8
     # Messages per forward pass; a call's messages are sorted by length first, so each pass pads little. Small
     # passes measure fastest on a small CPU (int8, 2 cores, 32 messages per call: 395 msg/s in passes of 8, 229 in
     # passes of 32), since batching buys little compute there and padding costs a lot.

@@ -82,7 +82,8 @@ def ship_adapter(run_dir: Path, dest: Path | None = None) -> Path:
     """Copy a finetune run's adapter (+ labels, temperature, thresholds, metrics) into the package as the default.
 
     The adapter's recorded base path is machine-specific; it is replaced by a description, since the bot
-    resolves the base from feedbackbot.json ("embedded" -> the packaged MiniLM in DistilBERT form).
+    resolves the base from feedbackbot.json ("embedded" -> the packaged MiniLM in DistilBERT form; a named base
+    such as e5-multilingual -> rebuilt from its PyPI package, see finetune.base.NAMED_BASES).
     """
     import json
 
@@ -91,15 +92,19 @@ def ship_adapter(run_dir: Path, dest: Path | None = None) -> Path:
     src = Path(run_dir) / "adapter"
     dest = Path(dest) if dest else shipped_adapter_dir()
     meta = read_meta(src)
-    if meta.get("base", {}).get("kind") != "embedded":
-        raise ModelDirError(f"{src} was not trained on the embedded base; the shipped default must be")
+    base = meta.get("base", {})
+    if base.get("kind") not in ("embedded", "named"):
+        raise ModelDirError(f"{src} was not trained on a named base (minilm, e5-multilingual); the shipped default "
+                            "must be, so any machine can rebuild its base offline from PyPI packages")
     dest.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
         shutil.copyfile(src / name, dest / name)
     config = json.loads((dest / "adapter_config.json").read_text())
-    config["base_model_name_or_path"] = "feedbackbot:embedded (all-MiniLM-L6-v2 in DistilBERT form)"
+    config["base_model_name_or_path"] = (
+        "feedbackbot:embedded (all-MiniLM-L6-v2 in DistilBERT form)" if base.get("kind") == "embedded"
+        else f"feedbackbot:{base.get('name', 'named')} ({base.get('description', 'named base')[:80]})")
     (dest / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    meta["base"] = {k: v for k, v in meta["base"].items() if k not in ("source", "converted_from")}
+    meta["base"] = {k: v for k, v in meta["base"].items() if k not in ("source", "converted_from", "path")}
     for machine_specific in ("sweep_config", "sweep_seconds"):  # a sweep trial records its local paths
         meta.pop(machine_specific, None)
     write_json(dest / META_FILE, meta)

@@ -44,6 +44,20 @@ class TokenIds:
             self._tokenizer.enable_truncation(max_length)
         return [encoding.ids for encoding in self._tokenizer.encode_batch_fast(texts)]
 
+    def chunks(self, texts: list[str], max_length: int, max_chunks: int, stride: int = 16) -> list[list[list[int]]]:
+        """Per text, its ids cut into up to ``max_chunks`` windows of ``max_length`` (special tokens included)
+        overlapping by ``stride`` tokens: a long review is read whole instead of only its first ``max_length``."""
+        stride = min(stride, max_length // 2)
+        self._tokenizer.enable_truncation(max_length, stride=stride)
+        try:
+            out = []
+            for encoding in self._tokenizer.encode_batch_fast(texts):
+                windows = [encoding.ids] + [o.ids for o in encoding.overflowing]
+                out.append(windows[:max(1, max_chunks)])
+            return out
+        finally:
+            self._tokenizer.enable_truncation(max_length)
+
 
 def padded(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
     """``input_ids`` and ``attention_mask`` for ``ids``, right-padded to the longest."""

@@ -104,6 +104,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     prep.add_argument("--only", type=_csv_list, help="comma list of datasets (default: all)")
     prep.add_argument("--cache", type=Path, help="cache directory (default: user cache)")
     prep.set_defaults(handler=cmd_data_prepare)
+    mix = data_sub.add_parser("mix", help="draw a multi-domain, multilingual training mix (a recipe's [mix] table)")
+    mix.add_argument("--config", type=Path, required=True, help="recipe TOML with a [mix] table")
+    mix.add_argument("--cache", type=Path, help="cache directory (default: user cache)")
+    mix.set_defaults(handler=cmd_data_mix)
 
 
 def finetune_config(args: argparse.Namespace) -> FinetuneConfig:
@@ -164,3 +168,16 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def cmd_data_mix(args: argparse.Namespace) -> int:
+    from .mix import MixConfig, build_mix
+    from .paths import cache_root
+
+    cfg = typed_config.load(MixConfig, args.config, section="mix")
+    if not cfg.out:
+        raise typed_config.ConfigError(f"{args.config}: [mix] needs out = FILE")
+    data_dir = Path(cfg.data_dir).expanduser() if cfg.data_dir else (args.cache or cache_root()) / "datasets"
+    summary = build_mix(cfg, data_dir)
+    print(json.dumps({"out": summary["out"], "rows": summary["rows"]}))
+    return 0

@@ -25,6 +25,11 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     max_length: int = 128
+    # Long texts (reviews) are cut into chunks of max_length tokens (overlapping by chunk_stride) instead of
+    # truncated; each chunk carries the text's label, at most max_chunks per text (the first ones).
+    chunk_long: bool = False
+    max_chunks: int = 4
+    chunk_stride: int = 16
     seed: int = 42
 
 
@@ -52,6 +57,7 @@ class TrainSettings:
     early_stopping_patience: int = 2    # epochs without macro-F1 improvement before stopping
     seed: int = 42
     cpu_threads: int | None = None      # torch.set_num_threads; default: torch's own choice
+    checkpoint_minutes: float = 10.0    # also checkpoint mid-epoch this often (0 = only after each epoch)
 
 
 @dataclass

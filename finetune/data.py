@@ -304,12 +304,35 @@ def prepare(cfg: DataConfig) -> PreparedData:
     return PreparedData(splits=splits, labels=labels, fingerprint=digest, stats=stats)
 
 
-def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int):
-    """Tokenise with ``datasets.map`` (no padding here: batches are padded dynamically by the collator)."""
+def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int, chunk_long: bool = False,
+             max_chunks: int = 4, stride: int = 16):
+    """Tokenise with ``datasets.map`` (no padding here: batches are padded dynamically by the collator).
+
+    With ``chunk_long`` a text longer than ``max_length`` tokens becomes up to ``max_chunks`` overlapping chunks,
+    each with the text's label (a ``text_index`` column says which text a chunk came from), instead of being
+    truncated: a long review's verdict is often in its last lines.
+    """
     def encode(batch):
         return tokenizer(batch["text"], truncation=True, max_length=max_length)
 
+    def encode_chunks(batch, indices):
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length, stride=stride,
+                        return_overflowing_tokens=True)
+        owner = enc.pop("overflow_to_sample_mapping")
+        keep, count = [], {}
+        for k, i in enumerate(owner):
+            count[i] = count.get(i, 0) + 1
+            if count[i] <= max_chunks:
+                keep.append(k)
+        out = {key: [values[k] for k in keep] for key, values in enc.items()}
+        out["label"] = [batch["label"][owner[k]] for k in keep]
+        out["text_index"] = [indices[owner[k]] for k in keep]
+        return out
+
     def one(ds: Dataset) -> Dataset:
+        if chunk_long:
+            return ds.map(encode_chunks, batched=True, with_indices=True, remove_columns=ds.column_names,
+                          features=None)
         return ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c != "label"])
 
     if isinstance(data, DatasetDict):

@@ -98,7 +98,7 @@ def convert_e5_file(data: bytes, dst: Path, provenance: dict) -> Path:
         "method": METHOD,
         "origin": "dequantised from Q4_0 4-bit (blocks of 32, float16 scale); not the float32 original",
         "input_prefix": INPUT_PREFIX,
-        "input_prefix_note": "E5 expects 'query: ' before every input; not prepended by feedbackbot yet",
+        "input_prefix_note": "E5 expects 'query: ' for embeddings; feedbackbot's classifiers are fine-tuned and served without it (the same input both times)",
         "tokenizer": "SentencePiece unigram (XLM-R pieces) rebuilt from the file: its per-character "
                      "normalisation table as a precompiled charsmap, Metaspace, <s> $A </s>",
         "vocab_pieces": len(model.vocab.pieces),

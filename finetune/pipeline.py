@@ -34,6 +34,13 @@ def run(cfg: FinetuneConfig, log=print) -> dict:
     log(f"data: {prepared.stats}")
     tokenizer = load_tokenizer(base.source)
     tokenized = data_mod.tokenize(prepared.splits, tokenizer, cfg.data.max_length)
+    if cfg.data.chunk_long:
+        # Training sees every chunk of a long text (up to max_chunks); validation and test stay one row per
+        # text (truncated), so model choice and calibration are per message, as the bot is judged.
+        chunks = data_mod.tokenize(prepared.splits["train"], tokenizer, cfg.data.max_length, chunk_long=True,
+                                   max_chunks=cfg.data.max_chunks, stride=cfg.data.chunk_stride)
+        log(f"chunking: {len(prepared.splits['train'])} training texts -> {len(chunks)} chunks")
+        tokenized["train"] = chunks.remove_columns("text_index")
 
     set_seed(cfg.train.seed)
     model = build_lora_model(load_for_classification(base.source, prepared.labels), cfg.lora)

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
+from .batching import LengthBucketBatchSampler
 from .config import LoraSettings, TrainSettings
 from .metrics import classification_metrics
 
@@ -60,9 +61,17 @@ def resolve_precision(setting: str) -> str:
     return "no"
 
 
-def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = False) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                      collate_fn=DataCollatorWithPadding(tokenizer))
+def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = False, seed: int = 42) -> DataLoader:
+    """Evaluation loaders keep the data's order; shuffled (training) loaders use length buckets."""
+    collate = DataCollatorWithPadding(tokenizer)
+    if shuffle:
+        return DataLoader(dataset, batch_sampler=LengthBucketBatchSampler(
+            [len(ids) for ids in dataset["input_ids"]], batch_size, seed=seed),
+            collate_fn=collate,
+            # Its own generator: creating an iterator draws a seed from it, not from the global RNG that
+            # dropout uses, so a run resumed mid-epoch continues with the very random stream it was cut in.
+            generator=torch.Generator().manual_seed(seed))
+    return DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
 
 
 @torch.no_grad()
@@ -112,7 +121,7 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
     set_seed(settings.seed)
     if settings.cpu_threads:
         torch.set_num_threads(settings.cpu_threads)
-    train_dl = make_loader(tokenized["train"], tokenizer, settings.batch_size, shuffle=True)
+    train_dl = make_loader(tokenized["train"], tokenizer, settings.batch_size, shuffle=True, seed=settings.seed)
     val_dl = make_loader(tokenized["validation"], tokenizer, settings.eval_batch_size)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=settings.learning_rate, weight_decay=settings.weight_decay)
@@ -120,23 +129,33 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
     model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
 
-    state = {"epoch": 0, "history": [], "best_epoch": 0, "best_macro_f1": -1.0, "bad_epochs": 0, "stopped_early": False}
+    state = {"epoch": 0, "step": 0, "history": [], "best_epoch": 0, "best_macro_f1": -1.0, "bad_epochs": 0,
+             "stopped_early": False, "partial": {"loss_sum": 0.0, "seen": 0, "seconds": 0.0}}
     if resume:
         ckpt = out_dir / CHECKPOINT
         if not (ckpt / STATE_FILE).is_file():
             raise ResumeError(f"--resume: no checkpoint in {ckpt}; start without --resume")
         accelerator.load_state(str(ckpt))
-        state = json.loads((ckpt / STATE_FILE).read_text())
-        log(f"resumed from {ckpt} after epoch {state['epoch']}")
+        state = {**state, **json.loads((ckpt / STATE_FILE).read_text())}
+        log(f"resumed from {ckpt} after epoch {state['epoch']}, step {state['step']} of the next")
 
+    sampler = getattr(train_dl, "batch_sampler", None)
+    every = max(0.0, float(settings.checkpoint_minutes or 0)) * 60
     for epoch in range(state["epoch"] + 1, settings.epochs + 1):
         if state["stopped_early"]:
             break
-        if hasattr(train_dl, "set_epoch"):
-            train_dl.set_epoch(epoch)
+        for loader in (sampler, train_dl):
+            if hasattr(loader, "set_epoch"):
+                loader.set_epoch(epoch)
         model.train()
-        started, loss_sum, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(train_dl, desc=f"epoch {epoch}/{settings.epochs}", disable=not accelerator.is_local_main_process)
+        skip = state["step"]
+        partial = state["partial"] if skip else {"loss_sum": 0.0, "seen": 0, "seconds": 0.0}
+        loss_sum, seen, done_seconds = partial["loss_sum"], partial["seen"], partial["seconds"]
+        batches = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
+        started = last_save = time.perf_counter()
+        bar = tqdm(batches, desc=f"epoch {epoch}/{settings.epochs}", total=len(train_dl), initial=skip,
+                   disable=not accelerator.is_local_main_process)
+        step = skip
         for batch in bar:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
@@ -147,18 +166,27 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
                 scheduler.step()
                 optimizer.zero_grad()
             n = batch["labels"].shape[0]
-            loss_sum, seen = loss_sum + loss.item() * n, seen + n
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
-        train_seconds = time.perf_counter() - started
+            loss_sum, seen, step = loss_sum + loss.item() * n, seen + n, step + 1
+            now = time.perf_counter()
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", ex_s=f"{seen / (done_seconds + now - started):.1f}")
+            if every and now - last_save >= every and step < len(train_dl):
+                # Mid-epoch checkpoint: a run killed now resumes at this batch (the order is seeded per epoch).
+                state.update(step=step, partial={"loss_sum": loss_sum, "seen": seen,
+                                                 "seconds": done_seconds + now - started})
+                _save_checkpoint(accelerator, out_dir, state)
+                last_save = time.perf_counter()
+                log(f"checkpoint saved at epoch {epoch}, step {step}/{len(train_dl)}")
+        train_seconds = done_seconds + time.perf_counter() - started
         logits, y = collect_logits(model, val_dl, accelerator.device, gather=accelerator.gather_for_metrics)
         val_loss = float(torch.nn.functional.cross_entropy(torch.as_tensor(logits), torch.as_tensor(y)).item())
         metrics = classification_metrics(y, logits.argmax(axis=1), labels)
         record = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_loss": val_loss,
                   "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
-                  "train_seconds": train_seconds, "train_examples_per_second": seen / train_seconds}
+                  "train_seconds": train_seconds, "train_examples_per_second": seen / max(train_seconds, 1e-9)}
         state["history"].append(record)
         log(f"epoch {epoch}: train loss {record['train_loss']:.4f}, val loss {val_loss:.4f}, "
-            f"val acc {metrics['accuracy']:.4f}, val macro-F1 {metrics['macro_f1']:.4f}")
+            f"val acc {metrics['accuracy']:.4f}, val macro-F1 {metrics['macro_f1']:.4f}, "
+            f"{record['train_examples_per_second']:.1f} examples/s")
         if metrics["macro_f1"] > state["best_macro_f1"]:
             state.update(best_epoch=epoch, best_macro_f1=metrics["macro_f1"], bad_epochs=0)
             accelerator.unwrap_model(model).save_pretrained(str(out_dir / ADAPTER))
@@ -167,7 +195,7 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
             if state["bad_epochs"] >= settings.early_stopping_patience:
                 state["stopped_early"] = True
                 log(f"early stopping: no macro-F1 gain for {state['bad_epochs']} epoch(s)")
-        state["epoch"] = epoch
+        state.update(epoch=epoch, step=0, partial={"loss_sum": 0.0, "seen": 0, "seconds": 0.0})
         _save_checkpoint(accelerator, out_dir, state)
         log(f"checkpoint saved after epoch {epoch}")
     state["device"] = str(accelerator.device)
