@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .day_stats import day_counts, known_channels
 from .policy import CUSTOMER_BUTTON, CUSTOMER_TEXT, OPERATOR
 from .store import Conversation, Correction, Message, Store, StoreError, Ticket
 
@@ -61,19 +62,23 @@ class ConsoleData:
     # --- dashboard ------------------------------------------------------------------------------------------------
 
     def dashboard(self, r: Range, channel: str | None = None) -> dict:
-        mine = [r.where(_m.created_at), _m.withdrawn_at.is_(None)]
-        if channel:
-            mine.append(_m.channel == channel)
-        day = func.date(_m.created_at)
-        buckets = [func.sum(case((and_(_m.confidence >= i / 10, _m.confidence < (i + 1) / 10 if i < 9 else True),
-                                  1), else_=0)) for i in range(10)]
+        """Message counts come from the daily roll-up (bot/day_stats.py) plus live counts of the last two days;
+        conversations, hand-offs and CSAT are counted live (their tables are an order of magnitude smaller and
+        a distinct count of hand-off conversations does not add up across days)."""
+        rows = day_counts(self.engine, r.start, r.end, channel)
+        days: dict[str, dict[str, int]] = {}
+        per_channel: dict[str, int] = {}
+        conf = [0] * 10
+        for day, chan, label, feedback, bucket, n in rows:
+            per_channel[chan] = per_channel.get(chan, 0) + n
+            if feedback:
+                if label:
+                    days.setdefault(day, {})
+                    days[day][label] = days[day].get(label, 0) + n
+                if bucket >= 0:
+                    conf[bucket] += n
         convs = [r.where(_c.created_at)] + ([_c.channel == channel] if channel else [])
         with self.engine.connect() as conn:
-            per_day = conn.execute(select(day, _m.label, func.count()).where(*mine, _FEEDBACK, _m.label.is_not(None))
-                                   .group_by(day, _m.label).order_by(day)).all()
-            per_channel = conn.execute(select(_m.channel, func.count()).where(*mine).group_by(_m.channel)
-                                       .order_by(func.count().desc())).all()
-            conf = conn.execute(select(*buckets).where(*mine, _FEEDBACK, _m.confidence.is_not(None))).one()
             n_conv = conn.execute(select(func.count()).select_from(Conversation.__table__).where(*convs)).scalar_one()
             handed = conn.execute(select(func.count(func.distinct(_t.conversation_id))).where(
                 r.where(_t.created_at), _t.status != "withdrawn",
@@ -81,19 +86,16 @@ class ConsoleData:
             csat = dict(conn.execute(select(_c.csat, func.count()).where(
                 r.where(_c.csat_at), _c.csat.is_not(None), *([_c.channel == channel] if channel else []))
                 .group_by(_c.csat)).all())
-            channels = [c for (c,) in conn.execute(select(_m.channel).distinct().order_by(_m.channel)).all()]
-        labels = sorted({lab for _, lab, _ in per_day})
-        days: dict[str, dict[str, int]] = {}
-        for d, lab, n in per_day:
-            days.setdefault(str(d)[:10], {})[lab] = n
+        labels = sorted({lab for counts in days.values() for lab in counts})
         n_csat = sum(csat.values())
-        return {"range": r, "channel": channel, "channels": channels, "labels": labels,
-                "per_day": sorted(days.items()), "per_channel": [tuple(x) for x in per_channel],
-                "confidence": [int(x or 0) for x in conf], "conversations": n_conv, "handoffs": handed,
+        ordered_channels = sorted(per_channel.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {"range": r, "channel": channel, "channels": known_channels(self.engine), "labels": labels,
+                "per_day": sorted(days.items()), "per_channel": ordered_channels,
+                "confidence": conf, "conversations": n_conv, "handoffs": handed,
                 "handoff_share": handed / n_conv if n_conv else None,
                 "csat": {k: csat.get(k, 0) for k in range(1, 6)}, "csat_n": n_csat,
                 "csat_avg": sum(k * v for k, v in csat.items()) / n_csat if n_csat else None,
-                "messages": sum(n for _, n in per_channel)}
+                "messages": sum(per_channel.values())}
 
     # --- tickets --------------------------------------------------------------------------------------------------
 

@@ -213,6 +213,25 @@ class ModelEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class MessageDayStat(Base):
+    """Dashboard roll-up (bot/day_stats.py): message counts of one complete UTC day by channel, model label ('' =
+    none), feedback or not, and confidence decile (-1 = none). Derived data: deleted and rebuilt, never edited."""
+    __tablename__ = "message_day_stats"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)          # YYYY-MM-DD (UTC)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feedback: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class StatDay(Base):
+    """The days whose roll-up rows are complete (a day with no messages has no rows but is still listed)."""
+    __tablename__ = "stat_days"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class AuditEntry(Base):
     """What was deleted, when and by whom: counts only, never the deleted text."""
     __tablename__ = "audit_log"
@@ -562,6 +581,7 @@ class Store:
                                                   m.withdrawn_at.is_(None))).scalars().all()
             if not ids:
                 return 0
+            forget_days(conn, conn.execute(select(m.created_at).where(m.id.in_(ids))).scalars())
             conn.execute(update(_messages).where(m.id.in_(ids)).values(withdrawn_at=_now(), rating=None,
                                                                        rated_at=None))
             conn.execute(delete(Correction.__table__).where(Correction.__table__.c.by_message_id.in_(ids)))
@@ -749,6 +769,7 @@ class Store:
         counts["corrections"] = conn.execute(delete(_corrections).where(
             or_(_corrections.c.message_id.in_(message_ids), _corrections.c.by_message_id.in_(message_ids)))).rowcount
         counts["tickets"] = conn.execute(delete(_tickets).where(_tickets.c.conversation_id.in_(ids))).rowcount
+        forget_days(conn, conn.execute(select(m.created_at).where(m.conversation_id.in_(ids))).scalars())
         counts["messages"] = conn.execute(delete(_messages).where(m.conversation_id.in_(ids))).rowcount
         counts["conversations"] = conn.execute(delete(_conversations).where(
             _conversations.c.id.in_(ids))).rowcount
@@ -792,6 +813,20 @@ class Store:
                        "rating": m.rating, "withdrawn": m.withdrawn_at is not None, "language": m.language,
                        "clauses": m.clauses, "redacted": m.redacted}
             last_id = ids[-1]
+
+
+def _utc_day(t: datetime) -> str:
+    return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).date().isoformat()
+
+
+def forget_days(conn, created_at) -> None:
+    """Drop the dashboard roll-up of the days these messages were written on (they are being withdrawn or
+    deleted), in the same transaction: the next dashboard view rebuilds those days from what is stored."""
+    days = sorted({_utc_day(t) for t in created_at if t is not None})
+    for start in range(0, len(days), 500):
+        chunk = days[start:start + 500]
+        conn.execute(delete(MessageDayStat.__table__).where(MessageDayStat.__table__.c.day.in_(chunk)))
+        conn.execute(delete(StatDay.__table__).where(StatDay.__table__.c.day.in_(chunk)))
 
 
 def _rank(source: str) -> int:
