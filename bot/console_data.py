@@ -80,9 +80,12 @@ class ConsoleData:
         convs = [r.where(_c.created_at)] + ([_c.channel == channel] if channel else [])
         with self.engine.connect() as conn:
             n_conv = conn.execute(select(func.count()).select_from(Conversation.__table__).where(*convs)).scalar_one()
-            handed = conn.execute(select(func.count(func.distinct(_t.conversation_id))).where(
-                r.where(_t.created_at), _t.status != "withdrawn",
-                *([_t.conversation_id.in_(select(_c.id).where(_c.channel == channel))] if channel else []))).scalar_one()
+            handoffs = select(func.count(func.distinct(_t.conversation_id))).where(
+                r.where(_t.created_at), _t.status != "withdrawn")
+            if channel:   # a join: each ticket's conversation by primary key, not every conversation of the channel
+                handoffs = handoffs.select_from(Ticket.__table__.join(
+                    Conversation.__table__, _c.id == _t.conversation_id)).where(_c.channel == channel)
+            handed = conn.execute(handoffs).scalar_one()
             csat = dict(conn.execute(select(_c.csat, func.count()).where(
                 r.where(_c.csat_at), _c.csat.is_not(None), *([_c.channel == channel] if channel else []))
                 .group_by(_c.csat)).all())

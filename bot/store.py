@@ -70,7 +70,10 @@ class Conversation(Base):
     csat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    __table_args__ = (Index("ix_conversations_created_at", "created_at"), Index("ix_conversations_csat_at", "csat_at"))
+    __table_args__ = (Index("ix_conversations_created_at", "created_at"), Index("ix_conversations_csat_at", "csat_at"),
+                      # the dashboard filtered by one channel counts conversations and CSAT of that channel
+                      Index("ix_conversations_channel_created", "channel", "created_at"),
+                      Index("ix_conversations_channel_csat", "channel", "csat_at"))
     # The customer's last turn, rating, correction or undo (retention: `feedbackbot purge`).
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
