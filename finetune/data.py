@@ -304,6 +304,9 @@ def prepare(cfg: DataConfig) -> PreparedData:
     return PreparedData(splits=splits, labels=labels, fingerprint=digest, stats=stats)
 
 
+KEPT_COLUMNS = ("label", "soft")   # soft: a teacher's probabilities per label (finetune.distill)
+
+
 def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int, chunk_long: bool = False,
              max_chunks: int = 4, stride: int = 16):
     """Tokenise with ``datasets.map`` (no padding here: batches are padded dynamically by the collator).
@@ -326,6 +329,8 @@ def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int, chunk_long
                 keep.append(k)
         out = {key: [values[k] for k in keep] for key, values in enc.items()}
         out["label"] = [batch["label"][owner[k]] for k in keep]
+        if "soft" in batch:
+            out["soft"] = [batch["soft"][owner[k]] for k in keep]
         out["text_index"] = [indices[owner[k]] for k in keep]
         return out
 
@@ -333,7 +338,7 @@ def tokenize(data: DatasetDict | Dataset, tokenizer, max_length: int, chunk_long
         if chunk_long:
             return ds.map(encode_chunks, batched=True, with_indices=True, remove_columns=ds.column_names,
                           features=None)
-        return ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c != "label"])
+        return ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c not in KEPT_COLUMNS])
 
     if isinstance(data, DatasetDict):
         return DatasetDict({name: one(ds) for name, ds in data.items()})

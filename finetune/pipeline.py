@@ -24,13 +24,15 @@ MODEL = "model"
 FORMAT_VERSION = 1
 
 
-def run(cfg: FinetuneConfig, log=print) -> dict:
-    """Run the whole pipeline; returns the metadata written to ``feedbackbot.json``."""
+def run(cfg: FinetuneConfig, log=print, prepared: data_mod.PreparedData | None = None, extra_meta: dict | None = None) -> dict:
+    """Run the whole pipeline; returns the metadata written to ``feedbackbot.json``.
+
+    ``prepared``: data already split (``feedbackbot distill`` passes soft-labelled splits) instead of ``cfg.data``."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     base = resolve_base(cfg.base)
     log(f"base model: {base.source} ({base.provenance.get('kind')})")
-    prepared = data_mod.prepare(cfg.data)
+    prepared = prepared or data_mod.prepare(cfg.data)
     log(f"data: {prepared.stats}")
     tokenizer = load_tokenizer(base.source)
     tokenized = data_mod.tokenize(prepared.splits, tokenizer, cfg.data.max_length)
@@ -91,6 +93,7 @@ def run(cfg: FinetuneConfig, log=print) -> dict:
                      "parameters": params, "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
                      "stopped_early": state["stopped_early"], "device": state["device"],
                      "mixed_precision": state["mixed_precision"]},
+        **(extra_meta or {}),
     }
     save_model_dir(out / MODEL, merged.cpu(), tokenizer, meta, render_card(meta))
     # The adapter directory carries the same metadata, so a bot can ship it alone and merge at load.

@@ -81,7 +81,7 @@ def collect_logits(model, loader, device: torch.device | None = None, gather=Non
     device = device or next(model.parameters()).device
     all_logits, all_labels = [], []
     for batch in tqdm(loader, desc=progress, disable=progress is None, leave=False):
-        batch = {k: v.to(device) for k, v in batch.items()}
+        batch = {k: v.to(device) for k, v in batch.items() if k != "soft"}
         labels = batch.pop("labels", None)
         logits = model(**batch).logits.float()
         if gather is not None:
@@ -92,6 +92,30 @@ def collect_logits(model, loader, device: torch.device | None = None, gather=Non
     logits = torch.cat(all_logits).double().numpy()
     labels = torch.cat(all_labels).numpy() if all_labels else None
     return logits, labels
+
+
+def distillation_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
+                      temperature: float, alpha: float) -> torch.Tensor:
+    """Hinton et al.: KL(teacher || student) at temperature T, scaled by T^2 so its gradients keep their size,
+    plus ``alpha`` x cross-entropy on the hard labels."""
+    t = float(temperature)
+    log_student = torch.nn.functional.log_softmax(logits.float() / t, dim=-1)
+    soft_teacher = teacher.float()
+    if t != 1.0:   # soften the teacher's probabilities the same way: p^(1/T), renormalised
+        soft_teacher = torch.nn.functional.softmax(torch.log(soft_teacher.clamp_min(1e-8)) / t, dim=-1)
+    loss = torch.nn.functional.kl_div(log_student, soft_teacher, reduction="batchmean") * t * t
+    if alpha and labels is not None:
+        loss = loss + alpha * torch.nn.functional.cross_entropy(logits.float(), labels)
+    return loss
+
+
+def batch_loss(model, batch: dict, settings: TrainSettings) -> torch.Tensor:
+    """The model's own cross-entropy, or distillation when the batch carries a teacher's ``soft`` probabilities."""
+    if "soft" not in batch:
+        return model(**batch).loss
+    inputs = {k: v for k, v in batch.items() if k not in ("soft", "labels")}
+    return distillation_loss(model(**inputs).logits, batch["soft"], batch.get("labels"),
+                             settings.distill_temperature, settings.distill_alpha)
 
 
 def _save_checkpoint(accelerator: Accelerator, out_dir: Path, state: dict) -> None:
@@ -158,7 +182,7 @@ def train(model: PeftModel, tokenized, tokenizer, labels: list[str], settings: T
         step = skip
         for batch in bar:
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                loss = batch_loss(model, batch, settings)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and settings.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)

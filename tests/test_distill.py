@@ -1,0 +1,96 @@
+"""Distillation on the CPU: a teacher's soft-label file trains a student that moves toward the teacher."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SAMPLE, sample_rows, tiny_config
+
+
+def test_the_loss_is_zero_when_the_student_already_says_what_the_teacher_says_and_scales_with_temperature():
+    from finetune.train import distillation_loss
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 0.1, 0.2]])
+    teacher = torch.softmax(logits, dim=-1)
+    assert distillation_loss(logits, teacher, None, 1.0, 0.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_loss(logits, teacher, None, 3.0, 0.0).item() == pytest.approx(0.0, abs=1e-5)
+    wrong = torch.tensor([[-1.0, 0.5, 2.0], [0.2, 0.1, 0.0]])
+    assert distillation_loss(wrong, teacher, None, 1.0, 0.0).item() > 0.1
+    with_ce = distillation_loss(logits, teacher, torch.tensor([0, 2]), 1.0, 0.5).item()
+    assert with_ce == pytest.approx(0.5 * torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2])).item(),
+                                    abs=1e-5)
+
+
+def test_a_soft_label_file_is_checked_line_by_line(tmp_path):
+    from finetune.data import DataError
+    from finetune.distill import read_soft_labels
+
+    good = {"text": "ok", "probabilities": {"negative": 0.2, "neutral": 0.5, "positive": 0.3}}
+    cases = {
+        "not valid JSON": "{nope",
+        "needs a non-empty": json.dumps({"text": "", "probabilities": good["probabilities"]}),
+        "summing to 1": json.dumps({"text": "x", "probabilities": {"negative": 0.9, "neutral": 0.5, "positive": 0.3}}),
+        "differ from": json.dumps({"text": "y", "probabilities": {"negative": 0.5, "positive": 0.5}}),
+        "is not one of": json.dumps({**good, "text": "z", "label": "angry"}),
+    }
+    for message, bad in cases.items():
+        path = tmp_path / "soft.jsonl"
+        path.write_text(json.dumps(good) + "\n" + bad + "\n")
+        with pytest.raises(DataError, match=f"soft.jsonl:2: .*{message}"):
+            read_soft_labels(path)
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "text": " OK "}) + "\n")
+    texts, probs, gold, names = read_soft_labels(path)
+    assert texts == ["ok"] and names == ["negative", "neutral", "positive"] and gold == [None]   # duplicate dropped
+
+
+def _kl_to_teacher(model_dir, texts, teacher_probs) -> float:
+    from finetune.calibrate import softmax
+    from finetune.model_dir import load_model_dir
+    from finetune.train import collect_logits, make_loader
+
+    model, tokenizer, _ = load_model_dir(model_dir)
+    encoded = [dict(tokenizer(t, truncation=True, max_length=48), labels=0) for t in texts]
+    logits, _ = collect_logits(model, make_loader(encoded, tokenizer, 64))
+    student = softmax(logits, 1.0)
+    return float(np.mean(np.sum(teacher_probs * (np.log(teacher_probs + 1e-9) - np.log(student + 1e-9)), axis=1)))
+
+
+def test_soft_labels_from_a_teacher_train_a_student_that_agrees_with_it(tiny_model_dir, tiny_base, tmp_path, monkeypatch):
+    from bot.cli import main
+    from finetune.distill import read_soft_labels
+
+    # labelled texts plus unlabelled ones (no label column): the teacher labels both
+    rows = sample_rows()
+    texts_file = tmp_path / "texts.jsonl"
+    texts_file.write_text("".join(json.dumps({"text": r["text"], "label": r["label"]}) + "\n" for r in rows[:150])
+                          + "".join(json.dumps({"text": r["text"]}) + "\n" for r in rows[150:]))
+    soft = tmp_path / "soft.jsonl"
+    assert main(["soft-labels", "--model", str(tiny_model_dir), "--texts", str(texts_file), "--out", str(soft)]) == 0
+    texts, probs, gold, names = read_soft_labels(soft)
+    assert len(texts) > 150 and sum(g is not None for g in gold) == 150
+    assert json.loads(soft.with_suffix(".teacher.json").read_text())["model"] == str(tiny_model_dir)
+
+    # before: the teacher's architecture with an untrained head; after: the student distilled on the CPU
+    untrained = tmp_path / "untrained"
+    cfg = tiny_config(tiny_base, untrained, epochs=1, learning_rate=1e-9)
+    from finetune.distill import distill
+
+    distill(cfg, soft, log=lambda *_: None)
+    out = tmp_path / "student"
+    assert main(["distill", "--soft-labels", str(soft), "--base", str(tiny_base), "--out", str(out),
+                 "--epochs", "4", "--lr", "2e-2", "--batch-size", "16", "--max-length", "48",
+                 "--temperature", "1"]) == 0
+    meta = json.loads((out / "model" / "feedbackbot.json").read_text())
+    assert meta["distillation"]["teacher"]["model"] == str(tiny_model_dir)
+    before = _kl_to_teacher(untrained / "model", texts, probs)
+    after = _kl_to_teacher(out / "model", texts, probs)
+    assert after < 0.5 * before, (before, after)
+
+    from transformers import pipeline
+
+    clf = pipeline("text-classification", model=str(out / "model"))
+    assert clf("love the new app")[0]["label"] in names
