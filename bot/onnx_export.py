@@ -38,8 +38,14 @@ from finetune.paths import cache_root, sha256_file
 
 from .token_ids import TokenIds, padded
 
-FP32 = "model.fused-v3.onnx"   # the recipe's version is in the names: a changed recipe builds new files
-INT8 = "model.int8-v3.onnx"
+FP32 = "model.fused-v4.onnx"   # the recipe's version is in the names: a changed recipe builds new files
+INT8 = "model.int8-v4.onnx"
+EMB8 = "model.fused-emb8-v4.onnx"   # float encoder, int8 word-embedding table (large vocabularies only)
+# A multilingual vocabulary (250k XLM-R pieces x 384) is a 366 MB float table, most of the model, and a message
+# touches a few dozen of its rows. Above this many rows the table is stored int8 (ONNX Runtime's
+# QEmbedLayerNormalization) in both served graphs: measured on the multilingual default, see README "Speed".
+LARGE_VOCAB = 100_000
+EMB8_TOLERANCE = 0.1   # max |logit| difference of the int8-table float graph to PyTorch on the probe messages
 EXPORT_TOLERANCE = 1e-3
 INPUTS = ("input_ids", "attention_mask")
 
@@ -92,6 +98,7 @@ def export_fp32(model_dir: Path, target: Path, max_length: int = 128) -> float:
     fused = optimizer.optimize_model(str(raw), model_type="bert", opt_level=0,
                                      num_heads=getattr(config, "n_heads", None) or getattr(config, "num_attention_heads", 0),
                                      hidden_size=getattr(config, "dim", None) or getattr(config, "hidden_size", 0))
+    _drop_shape_only_gather(fused.model.graph)
     fused.save_model_to_file(str(target))
     raw.unlink()
     inputs = encode(tokens, probe_messages(), max_length)
@@ -101,7 +108,44 @@ def export_fp32(model_dir: Path, target: Path, max_length: int = 128) -> float:
     return float(np.abs(exported - reference).max())
 
 
-def quantize_int8(fp32: Path, target: Path) -> None:
+def _drop_shape_only_gather(graph) -> int:
+    """After fusion, the exporter's word-embedding ``Gather`` survives only to feed a ``Shape`` (the sequence
+    length for the position ids): a whole embedding lookup per forward, and a reference that keeps the float table
+    alive after the table is quantised. ``Shape`` of the ids has the same first two dimensions, so it reads the
+    ids instead and the ``Gather`` goes. Returns how many were dropped."""
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    inputs = {i.name for i in graph.input}
+    dropped = 0
+    for node in list(graph.node):
+        if node.op_type != "Gather" or node.input[1] not in inputs or "word_embeddings" not in node.input[0]:
+            continue
+        users = consumers.get(node.output[0], [])
+        if not users or any(u.op_type != "Shape" for u in users):
+            continue
+        # every Shape user must only be read at dims 0/1 (a constant-index Gather), else leave the graph alone
+        for shape in users:
+            for reader in consumers.get(shape.output[0], []):
+                if reader.op_type != "Gather":
+                    return dropped
+        for shape in users:
+            shape.input[0] = node.input[1]
+        graph.node.remove(node)
+        dropped += 1
+    return dropped
+
+
+def vocab_rows(model_dir: Path) -> int:
+    from finetune.model_dir import read_json
+
+    return int(read_json(Path(model_dir) / "config.json").get("vocab_size", 0))
+
+
+def quantize_int8(fp32: Path, target: Path, embeddings: bool = False, encoder_too: bool = True) -> None:
+    """Dynamic int8: the encoder's weight matrices (``encoder_too``) and, with ``embeddings``, the embedding tables
+    (the fused ``EmbedLayerNormalization`` becomes ``QEmbedLayerNormalization``)."""
     import logging
 
     import onnx
@@ -112,13 +156,17 @@ def quantize_int8(fp32: Path, target: Path) -> None:
     # the encoder's weight MatMuls and fused attentions; not the classification head (a Gemm, whose errors would land
     # straight on the logits; the quantiser would otherwise rewrite it to a MatMul and quantise it too)
     encoder = [node.name for node in graph.node
-               if node.op_type in ("MatMul", "Attention") and node.input[1] in weights and "classifier" not in node.name]
+               if encoder_too and node.op_type in ("MatMul", "Attention") and node.input[1] in weights
+               and "classifier" not in node.name]
+    if embeddings:
+        encoder += [node.name for node in graph.node if node.op_type == "EmbedLayerNormalization"]
     quantizer_log = logging.getLogger()     # the quantiser logs a generic "consider pre-processing" note at WARNING
     level = quantizer_log.level
     quantizer_log.setLevel(logging.ERROR)
     try:
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Attention"], nodes_to_quantize=encoder,
+                         op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization"],
+                         nodes_to_quantize=encoder,
                          # the fused ops come from ONNX Runtime's own domain, where shape inference has no types
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
@@ -165,17 +213,21 @@ def probe_agreement(run_int8, run_float, tokens: TokenIds, max_length: int = 128
 
 
 def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) -> Path:
-    """The cached ONNX file for ``model_dir`` (fused float, or int8), building it on first use."""
+    """The cached ONNX file the bot serves for ``model_dir`` (the fused float graph, or int8), built on first use.
+
+    For a vocabulary above ``LARGE_VOCAB`` rows the served float graph is ``EMB8`` (int8 embedding table, float
+    encoder) and the int8 graph quantises the table too; the all-float export is kept only as their source."""
     model_dir = Path(model_dir)
     if not (model_dir / "model.safetensors").is_file():
         raise ModelDirError(f"{model_dir} has no model.safetensors to export")
+    large = vocab_rows(model_dir) > LARGE_VOCAB
     folder = cache_root() / "onnx" / weights_digest(model_dir)
-    wanted = folder / (INT8 if quantized else FP32)
+    wanted = folder / (INT8 if quantized else EMB8 if large else FP32)
     if wanted.is_file():
         return wanted
     report_path = folder / "build.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    report = {name: entry for name, entry in report.items() if name in (FP32, INT8)}   # drop earlier recipes'
+    report = {name: entry for name, entry in report.items() if name in (FP32, INT8, EMB8)}   # drop earlier recipes'
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         tmp = Path(tmp)
@@ -188,17 +240,34 @@ def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) ->
                                      f"(> {EXPORT_TOLERANCE}); use backend = \"torch\"")
             os.replace(tmp / FP32, folder / FP32)
             report[FP32] = {"max_abs_logit_diff_to_torch": diff, "seconds": time.perf_counter() - started}
+        if large and not (folder / EMB8).is_file():
+            started = time.perf_counter()
+            log("storing the embedding table as int8 (once) ...")
+            quantize_int8(folder / FP32, tmp / EMB8, embeddings=True, encoder_too=False)
+            diff = _diff_to(folder / FP32, tmp / EMB8, TokenIds(model_dir), max_length)
+            if diff > EMB8_TOLERANCE:
+                raise OnnxBuildError(f"the int8 embedding table moves logits by {diff:.2e} (> {EMB8_TOLERANCE}) on "
+                                     f"the probe messages; use backend = \"torch\"")
+            os.replace(tmp / EMB8, folder / EMB8)
+            report[EMB8] = {"max_abs_logit_diff_to_float": diff, "seconds": time.perf_counter() - started}
         if quantized:
             started = time.perf_counter()
             log("quantising to int8 (once) ...")
-            quantize_int8(folder / FP32, tmp / INT8)
+            quantize_int8(folder / FP32, tmp / INT8, embeddings=large)
             os.replace(tmp / INT8, folder / INT8)
-            report[INT8] = {"seconds": time.perf_counter() - started}
+            report[INT8] = {"seconds": time.perf_counter() - started, "embedding_table_int8": large}
         report_path.write_text(json.dumps(report, indent=2))
     for stale in folder.glob("*.onnx"):   # files of earlier recipes (their names carry another version)
-        if stale.name not in (FP32, INT8):
+        if stale.name not in (FP32, INT8, EMB8):
             stale.unlink()
     return wanted
+
+
+def _diff_to(reference: Path, candidate: Path, tokens: TokenIds, max_length: int) -> float:
+    inputs = encode(tokens, probe_messages(), max_length)
+    a = session(reference, threads=1, spin=False).run(["logits"], inputs)[0]
+    b = session(candidate, threads=1, spin=False).run(["logits"], inputs)[0]
+    return float(np.abs(a - b).max())
 
 
 def disagreement(value: float, wanted: float, model_dir: Path, margin: float) -> str:

