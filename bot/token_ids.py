@@ -19,6 +19,16 @@ class TokenIds:
     def __init__(self, model_dir: Path):
         model_dir = Path(model_dir)
         config = read_json(model_dir / "tokenizer_config.json")
+        limits = (config.get("model_max_length"), read_json(model_dir / "config.json").get("max_position_embeddings"))
+        # transformers writes a huge sentinel when a tokenizer has no limit of its own
+        self.model_max_length = min((x for x in limits if isinstance(x, int) and 0 < x < 10**9), default=512)
+        self._spm = None
+        from .sentencepiece_ids import SentencePieceIds, is_large_unigram
+
+        if is_large_unigram(model_dir):     # 250k pieces: SentencePiece holds them in a quarter of the memory
+            self._spm = SentencePieceIds(model_dir)
+            self.pad_id = self._spm.pad_id
+            return
         if (model_dir / "tokenizer.json").is_file():
             from tokenizers import Tokenizer
 
@@ -34,12 +44,11 @@ class TokenIds:
         pad = config.get("pad_token")
         pad = pad.get("content") if isinstance(pad, dict) else pad
         self.pad_id = (self._tokenizer.token_to_id(pad) if pad else None) or 0
-        limits = (config.get("model_max_length"), read_json(model_dir / "config.json").get("max_position_embeddings"))
-        # transformers writes a huge sentinel when a tokenizer has no limit of its own
-        self.model_max_length = min((x for x in limits if isinstance(x, int) and 0 < x < 10**9), default=512)
 
     def __call__(self, texts: list[str], max_length: int) -> list[list[int]]:
         """Ids with the model's special tokens, truncated to ``max_length`` (special tokens included)."""
+        if self._spm is not None:
+            return self._spm(texts, max_length)
         if (self._tokenizer.truncation or {}).get("max_length") != max_length:
             self._tokenizer.enable_truncation(max_length)
         return [encoding.ids for encoding in self._tokenizer.encode_batch_fast(texts)]
@@ -47,6 +56,8 @@ class TokenIds:
     def chunks(self, texts: list[str], max_length: int, max_chunks: int, stride: int = 16) -> list[list[list[int]]]:
         """Per text, its ids cut into up to ``max_chunks`` windows of ``max_length`` (special tokens included)
         overlapping by ``stride`` tokens: a long review is read whole instead of only its first ``max_length``."""
+        if self._spm is not None:
+            return self._spm.chunks(texts, max_length, max_chunks, stride)
         stride = min(stride, max_length // 2)
         self._tokenizer.enable_truncation(max_length, stride=stride)
         try:
