@@ -66,6 +66,7 @@ class Classifier:
         counts (truncation kept only its first ``max_length`` tokens)."""
         if not texts:
             return np.zeros((0, len(self.labels)))
+        texts = [t.strip() for t in texts]     # edge whitespace carries no sentiment (and tokenizers differ on it)
         if self.max_chunks > 1:
             windows = self.token_ids.chunks(texts, self.max_length, self.max_chunks)
         else:
