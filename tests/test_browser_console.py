@@ -86,11 +86,20 @@ def test_console_in_chromium(browser, console_site):  # noqa: F811
     assert page.locator("svg.chart rect").count() > 40              # bars drawn for every day, label and bucket
     assert page.locator(".card b").first.inner_text() != "0"
     target = os.environ.get("FEEDBACKBOT_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(target) / "console-dashboard.png"), full_page=True)
+
+    def shot(name: str) -> None:   # the README's images
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(target) / f"console-{name}.png"), full_page=True)
+
+    shot("dashboard")
+    page.get_by_role("link", name="Conversations").click()
+    page.get_by_role("heading", name="Conversations").wait_for()
+    shot("conversations")
 
     page.get_by_role("link", name="Review queue").click()
+    page.locator(f"#r{ids['review']}").wait_for()
+    shot("review")
     row = page.locator(f"#r{ids['review']}")
     row.get_by_role("combobox").select_option("neutral")
     row.get_by_role("button", name="Set label").click()
@@ -103,6 +112,8 @@ def test_console_in_chromium(browser, console_site):  # noqa: F811
 
     page.get_by_role("link", name="Tickets").click()
     page.get_by_role("link", name=ids["ticket"]).click()
+    page.get_by_label("Note").wait_for()
+    shot("ticket")
     page.get_by_label("Note").fill("Refund sent; customer called.")
     page.get_by_role("button", name="Close ticket").click()
     page.get_by_role("status").filter(has_text="Ticket closed.").wait_for()
