@@ -21,7 +21,7 @@ OTHER_LANGUAGES = {"Das Essen war ausgezeichnet und das Personal sehr freundlich
 def default_dir():
     from bot.model_source import resolve_model_dir, shipped_adapter_dir
 
-    assert (shipped_adapter_dir() / "adapter_model.safetensors").stat().st_size < 5_000_000
+    assert (shipped_adapter_dir() / "adapter_model.safetensors").stat().st_size < 8_000_000
     return resolve_model_dir("default", log=lambda *_: None)
 
 
