@@ -67,14 +67,14 @@ def guard(clf, reference: dict | None, texts: list[str], truth: list[str]) -> tu
     """Accuracy on the test split, agreement with the torch backend's labels and replies (the policy's template for
     each message, as a first message of a conversation), and the confident replies' precision and coverage."""
     from bot.config import PolicyConfig
-    from bot.policy import HIGH, decide_prediction
+    from bot.policy import HIGH, band
 
     predictions = clf.predict(texts)
-    decisions = [decide_prediction(p, PolicyConfig(), clf.thresholds) for p in predictions]
+    bands = [band(p, PolicyConfig(), clf.thresholds) for p in predictions]
     pred = np.array([clf.labels.index(p.label) for p in predictions])
     y = np.array([clf.labels.index(t) for t in truth])
-    high = np.array([d.band == HIGH for d in decisions])
-    templates = [d.template for d in decisions]
+    high = np.array([b == HIGH for b in bands])
+    templates = [f"{p.label}_{b}" for p, b in zip(predictions, bands)]   # the reply a first message gets
     out = {"n": len(texts), "accuracy": float((pred == y).mean()),
            "confident_coverage": float(high.mean()), "confident_precision": float((pred == y)[high].mean())}
     if reference is not None:
