@@ -147,12 +147,15 @@ FOCUS_JS = """
   }, true);
   document.addEventListener('click', (e) => { if (e.target.closest && e.target.closest('#fb-input button')) again = true; }, true);
   document.addEventListener('focusin', (e) => { if (e.target !== box() && e.target !== document.body) again = false; });
-  new MutationObserver(() => {
+  const refocus = () => {
     const b = box();
     if (again && b && !b.disabled && (!document.activeElement || document.activeElement === document.body)) {
       b.focus();
     }
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['disabled']});
+  };
+  // Either order: the box may be re-enabled before or after focus falls to the page.
+  document.addEventListener('focusout', (e) => { if (e.target === box() && !e.relatedTarget) setTimeout(refocus, 0); });
+  new MutationObserver(refocus).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['disabled']});
 }
 """
 
