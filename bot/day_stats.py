@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from .store import Message, MessageDayStat, StatDay
+from .store import Message, MessageDayStat, StatDay, utc_day
 
 LIVE_DAYS = 2           # today and yesterday are always counted live
 _m = Message.__table__.c
@@ -83,8 +83,7 @@ def stored_span(engine) -> tuple[date, date] | None:
         first, last = conn.execute(select(func.min(_m.created_at), func.max(_m.created_at))).one()
     if first is None:
         return None
-    as_day = lambda t: (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).date()  # noqa: E731
-    return as_day(first), as_day(last)
+    return date.fromisoformat(utc_day(first)), date.fromisoformat(utc_day(last))
 
 
 def day_counts(engine, start: date, end: date, channel: str | None = None,

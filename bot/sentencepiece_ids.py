@@ -16,24 +16,15 @@ them; the bot strips messages anyway). bench/latency.py measures the effect on p
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from finetune.paths import cache_root
+from finetune.paths import cache_root, sha256_file
 
 LARGE_UNIGRAM = 100_000     # pieces; below this ``tokenizers`` is small and stays the serving tokenizer
 _MARKERS = (b'"type": "Unigram"', b'"type":"Unigram"')
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def is_large_unigram(model_dir: Path) -> bool:
@@ -86,7 +77,7 @@ def build_model(tokenizer_json: Path) -> bytes:
 
 def cached_model(model_dir: Path) -> Path:
     source = Path(model_dir) / "tokenizer.json"
-    target = cache_root() / "sentencepiece" / f"{file_digest(source)}.model"
+    target = cache_root() / "sentencepiece" / f"{sha256_file(source)[:16]}.model"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         data = build_model(source)

@@ -818,14 +818,15 @@ class Store:
             last_id = ids[-1]
 
 
-def _utc_day(t: datetime) -> str:
+def utc_day(t: datetime) -> str:
+    """The UTC calendar day (YYYY-MM-DD) of a stored timestamp (SQLite returns naive UTC, PostgreSQL aware)."""
     return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).date().isoformat()
 
 
 def forget_days(conn, created_at) -> None:
     """Drop the dashboard roll-up of the days these messages were written on (they are being withdrawn or
     deleted), in the same transaction: the next dashboard view rebuilds those days from what is stored."""
-    days = sorted({_utc_day(t) for t in created_at if t is not None})
+    days = sorted({utc_day(t) for t in created_at if t is not None})
     for start in range(0, len(days), 500):
         chunk = days[start:start + 500]
         conn.execute(delete(MessageDayStat.__table__).where(MessageDayStat.__table__.c.day.in_(chunk)))
