@@ -11,13 +11,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .day_stats import day_counts, known_channels
+from .day_stats import IS_FEEDBACK, day_counts, known_channels
 from .policy import CUSTOMER_BUTTON, CUSTOMER_TEXT, OPERATOR
 from .store import Conversation, Correction, Message, Store, StoreError, Ticket
 
 PAGE = 50
 _m, _c, _t, _k = Message.__table__.c, Conversation.__table__.c, Ticket.__table__.c, Correction.__table__.c
-_FEEDBACK = or_(_m.kind.is_(None), _m.kind == "feedback")
+_FEEDBACK = IS_FEEDBACK
 
 
 def _utc(d: date, end: bool = False) -> datetime:

@@ -23,7 +23,8 @@ LIVE_DAYS = 2           # today and yesterday are always counted live
 _m = Message.__table__.c
 _s, _d = MessageDayStat.__table__, StatDay.__table__
 
-FEEDBACK = case((or_(_m.kind.is_(None), _m.kind == "feedback"), 1), else_=0)
+IS_FEEDBACK = or_(_m.kind.is_(None), _m.kind == "feedback")     # also the console's filter (bot/console_data.py)
+FEEDBACK = case((IS_FEEDBACK, 1), else_=0)
 BUCKET = case((_m.confidence.is_(None), -1), *[(_m.confidence < (i + 1) / 10, i) for i in range(9)], else_=9)
 
 
