@@ -6,9 +6,11 @@
    examples in bot/kinds_examples.jsonl): precision / recall / F1 per kind, macro-F1, per language, confusions.
    The detector's settings were chosen by 5-fold cross-validation on the packaged examples (never on the test set);
    the shipped setting's cross-validated score is reported next to the test score.
-2. Confirmation steps: the share of held-out feedback messages (behaviour suite + kinds test feedback) that the
-   served model answers confidently, that get a follow-up question, and that still need the label buttons after
-   the customer's follow-up answer (simulated as another held-out message of the same sentiment and language).
+2. Confirmation steps: the share of held-out feedback messages (behaviour suite) that the served model answers
+   confidently, that get a follow-up question, and that still need the label buttons after the customer's
+   follow-up answer (simulated as another held-out message of the same sentiment and language, read together
+   with the first as the bot does: policy.combine_evidence), over all of them and over those the kind detector
+   reads as feedback; the previous design (the two messages concatenated) on the same draws for comparison.
 3. Label names: every reply text (all templates, all languages) and every reply of the run is checked for
    "negative" / "neutral" / "positive".
 4. Latency: the kind detector's own time per message (what it adds to Bot.reply()).
@@ -100,32 +102,57 @@ def feedback_messages() -> list[dict]:
 
 
 def confirmation_report(model: str, seed: int = 0) -> dict:
-    """How often the flow needs a follow-up, and how often the buttons, on held-out feedback with the served model."""
+    """How often the flow needs a follow-up, and how often the buttons, on held-out feedback with the served model.
+
+    The follow-up answer is simulated as another held-out message of the same sentiment and language, read as the
+    bot reads it (policy.combine_evidence of the two messages). Counted over every suite message, and over the
+    messages the bot actually reads as feedback (the kind detector sends questions, hand-off requests... elsewhere,
+    where no confirmation is ever asked). The previous design, reading the two messages concatenated, is measured
+    on the same draws for comparison."""
     from bot.classifier import Classifier
     from bot.model_source import resolve_model_dir
-    from bot.policy import HIGH, band
+    from bot.policy import HIGH, band, combine_evidence
 
     cfg = BotConfig()
     classifier = Classifier.from_config(resolve_model_dir(model, lambda *_: None), cfg.model, lambda *_: None)
     rows = feedback_messages()
     first = classifier.predict([r["text"] for r in rows])
-    bands = [band(p, cfg.policy, classifier.thresholds) for p in first]
+    kinds = [k.kind for k in map(KindDetector(packaged_examples()).detect, (r["text"] for r in rows))]
+    high = [band(p, cfg.policy, classifier.thresholds) == HIGH for p in first]
     rng = random.Random(seed)
     pool = defaultdict(list)
     for r in rows:
         pool[(r["label"], r["language"])].append(r["text"])
-    unsure = [i for i, b in enumerate(bands) if b != HIGH]
-    followups = []
+    unsure = [i for i, h in enumerate(high) if not h]
+    answers = []
     for i in unsure:
         others = [t for t in pool[(rows[i]["label"], rows[i]["language"])] if t != rows[i]["text"]]
-        followups.append(f"{rows[i]['text']}\n{rng.choice(others)}" if others else rows[i]["text"])
-    second = classifier.predict(followups) if followups else []
-    still = sum(band(p, cfg.policy, classifier.thresholds) != HIGH for p in second)
-    n = len(rows)
-    return {"n": n, "model": classifier.version, "confident_first": 1 - len(unsure) / n,
-            "follow_up": len(unsure) / n, "confirmation_buttons": still / n,
-            "replies_label_accuracy_when_confident": sum(
-                p.label == r["label"] for p, r, b in zip(first, rows, bands) if b == HIGH) / max(1, n - len(unsure))}
+        answers.append(rng.choice(others) if others else rows[i]["text"])
+    alone = classifier.predict(answers) if answers else []
+    joined = classifier.predict([f"{rows[i]['text']}\n{a}" for i, a in zip(unsure, answers)]) if answers else []
+    second = {"combined": {i: combine_evidence(first[i], a, classifier.label_prior) for i, a in zip(unsure, alone)},
+              "concatenated": dict(zip(unsure, joined))}
+
+    def summary(indices: list[int], reading: dict) -> dict:
+        n = len(indices)
+        asked = [i for i in indices if not high[i]]
+        settled = [i for i in asked if band(reading[i], cfg.policy, classifier.thresholds) == HIGH]
+        confident = [i for i in indices if high[i]]
+        return {"n": n, "confident_first": len(confident) / n, "follow_up": len(asked) / n,
+                "confirmation_buttons": (len(asked) - len(settled)) / n,
+                "label_right_when_confident_first": sum(first[i].label == rows[i]["label"] for i in confident)
+                / max(1, len(confident)),
+                "label_right_when_settled_by_follow_up": sum(reading[i].label == rows[i]["label"] for i in settled)
+                / max(1, len(settled))}
+
+    everything = list(range(len(rows)))
+    as_feedback = [i for i, k in enumerate(kinds) if k == "feedback"]
+    return {"model": classifier.version, "label_prior": classifier.label_prior,
+            "kinds_of_suite_messages": dict(Counter(kinds)),
+            "all_messages": summary(everything, second["combined"]),
+            "read_as_feedback": summary(as_feedback, second["combined"]),
+            "previous_design_concatenated": {"all_messages": summary(everything, second["concatenated"]),
+                                             "read_as_feedback": summary(as_feedback, second["concatenated"])}}
 
 
 def reply_latency(model: str, messages: int = 400, block: int = 50) -> dict:
@@ -201,11 +228,20 @@ def main() -> None:
         f"Templates whose replies contain a label name: {len(report['templates_with_label_names'])}", ""]
     if "confirmation" in report:
         c = report["confirmation"]
-        lines += [f"**Confirmation steps** ({c['n']} held-out feedback messages, model {c['model']}): confident at "
-                  f"once {c['confident_first']:.1%} (label right {c['replies_label_accuracy_when_confident']:.1%}); "
-                  f"follow-up question {c['follow_up']:.1%}; label buttons after the follow-up answer "
-                  f"**{c['confirmation_buttons']:.1%}** (the follow-up answer simulated as another held-out "
-                  "message of the same sentiment and language).", ""]
+        rows = [("every suite message (as if all were feedback)", c["all_messages"],
+                 c["previous_design_concatenated"]["all_messages"]),
+                ("messages the bot reads as feedback", c["read_as_feedback"],
+                 c["previous_design_concatenated"]["read_as_feedback"])]
+        lines += [f"**Confirmation steps** (held-out behaviour-suite messages, model {c['model']}; the follow-up "
+                  "answer simulated as another held-out message of the same sentiment and language; the kind "
+                  f"detector reads the suite's messages as {c['kinds_of_suite_messages']}):", "",
+                  "| messages | n | confident at once (label right) | follow-up question | label buttons after the "
+                  "follow-up (two readings combined) | settled by the follow-up: label right | buttons, previous "
+                  "design (messages concatenated) | settled: label right |", "|---|---|---|---|---|---|---|---|",
+                  *[f"| {name} | {a['n']} | {a['confident_first']:.1%} ({a['label_right_when_confident_first']:.1%})"
+                    f" | {a['follow_up']:.1%} | **{a['confirmation_buttons']:.1%}** | "
+                    f"{a['label_right_when_settled_by_follow_up']:.1%} | {b['confirmation_buttons']:.1%} | "
+                    f"{b['label_right_when_settled_by_follow_up']:.1%} |" for name, a, b in rows], ""]
         lat = report["latency"]
         lines += [f"**Latency**: Bot.reply() p50 {lat['p50_with_ms']:.2f} ms with kind + language detection vs "
                   f"{lat['p50_without_ms']:.2f} ms without (interleaved blocks, {lat['messages']} messages each): "

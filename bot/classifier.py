@@ -37,6 +37,13 @@ class Classifier:
         self.temperature = float(self.meta.get("temperature", 1.0))
         self.calibrated = "temperature" in self.meta
         self.thresholds: dict[str, float | None] = dict(self.meta.get("thresholds", {}).get("thresholds", {}))
+        # The training label shares (feedbackbot.json data.stats.class_counts): the prior policy.combine_evidence
+        # divides out. None for a model that does not record them (a hub model): evidence is then combined with a
+        # uniform prior, which only means the two readings are multiplied as they are.
+        counts = self.meta.get("data", {}).get("stats", {}).get("class_counts") or {}
+        total = sum(counts.get(label, 0) for label in self.labels)
+        self.label_prior: dict[str, float] | None = \
+            {label: counts.get(label, 0) / total for label in self.labels} if total and all(counts.get(label, 0) > 0 for label in self.labels) else None
         self.max_length = min(max_length, self.token_ids.model_max_length)
         self.batch_size = batch_size
         self.max_chunks = max(1, int(max_chunks))

@@ -21,7 +21,7 @@ from .kinds import FEEDBACK, Example, KindDetector, packaged_examples
 from .language import detect as detect_language
 from .language import normalise_hint
 from .locales import plain_word
-from .policy import CUSTOMER_BUTTON, WHICH, Pending, Prediction, QuickReply, open_question
+from .policy import CUSTOMER_BUTTON, WHICH, Pending, Prediction, QuickReply, combine_evidence, open_question
 from .redact import redact, redact_record
 from .render import Renderer
 from .sessions import conversation_id, new_session_token
@@ -240,21 +240,23 @@ class Bot:
         return turn, reply
 
     def _read_feedback(self, classifier: Classifier, cid: str, text: str, question: Pending | None):
-        """(the message's prediction, the prediction with the turn before when it answers a follow-up, its clauses
-        with their predictions when it has contrasting parts). One forward pass for the message; extra texts only
-        when there is a follow-up or a contrast."""
+        """(the message's prediction, the reading of it together with the turn before when it answers a follow-up
+        (policy.combine_evidence), its clauses with their predictions when it has contrasting parts). One forward
+        pass for the message; extra texts only when there is a follow-up or a contrast. The turn before is read
+        again by the current model rather than taken from the store, so both readings come from one model even
+        across a hot reload."""
         # the micro-batcher calls the bot's current classifier: after a swap that is the new one, with the same
         # labels (a different label set is never hot-swapped)
         prediction = self.batcher.predict(text) if self.batcher else classifier.predict([text])[0]
         extra = []
         before = self.store.message_text(cid, question.target_id) if question and question.kind == FOLLOWUP else None
         if before:
-            extra.append(f"{before}\n{text}")
+            extra.append(before)
         parts = split_clauses(text)
         if len(parts) > 1:
             extra += parts
         predicted = classifier.predict(extra) if extra else []
-        context = predicted.pop(0) if before else None
+        context = combine_evidence(predicted.pop(0), prediction, classifier.label_prior) if before else None
         clauses = [Clause(part, p) for part, p in zip(parts, predicted)] if len(parts) > 1 else []
         return prediction, context, clauses
 

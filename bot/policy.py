@@ -88,6 +88,23 @@ def band(pred: Prediction, cfg: PolicyConfig, model_thresholds: dict[str, float 
     return HIGH if confident and pred.margin >= cfg.ambiguity_margin else LOW
 
 
+def combine_evidence(before: Prediction, answer: Prediction, prior: dict[str, float] | None = None) -> Prediction:
+    """The reading of a follow-up answer together with the message it follows up: two messages of one customer
+    about one experience are two pieces of evidence for one label, so (Bayes, the messages taken as independent
+    given the label) p(y | both) is proportional to p(y | before) * p(y | answer) / p(y). ``prior``: the label
+    shares the model was trained on (its calibrated probabilities already hold that prior once each); None or
+    missing labels: uniform. Measured against reading the two messages concatenated (bench/conversation.py): fewer
+    confirmation steps and more of the confident readings right, because a long concatenation dilutes a clear
+    answer with the vague message it follows."""
+    labels = list(before.probabilities)
+    prior = prior or {}
+    score = {label: max(before.probabilities[label], 1e-9) * max(answer.probabilities.get(label, 0.0), 1e-9)
+             / max(prior.get(label, 1.0 / len(labels)), 1e-9) for label in labels}
+    total = sum(score.values())
+    probabilities = {label: value / total for label, value in score.items()}
+    return Prediction(max(probabilities, key=probabilities.get), probabilities)
+
+
 def decide_for_label(label: str, cfg: PolicyConfig, correction: tuple[int, str, str] | None = None) -> Decision:
     """The reply for a label the bot is sure about (a confident prediction or the customer's own word)."""
     return Decision(template=f"{label}_{HIGH}", label=label, band=HIGH, handoff=label in cfg.handoff_labels,

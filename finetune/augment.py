@@ -54,17 +54,31 @@ def _clause(rng: random.Random, label: str) -> str:
 
 
 def negation(rng: random.Random) -> Example:
+    """A negated verdict takes the other polarity; "could not have been more X" keeps it (a negation that
+    intensifies, the idiom a bag of words reads backwards)."""
     subject, label = rng.choice(SUBJECTS), rng.choice(("positive", "negative"))
     opposite = "negative" if label == "positive" else "positive"
-    forms = (f"{subject} was never {_verdict(rng, opposite)}", f"nobody could call {subject} {_verdict(rng, opposite)}",
-             f"{subject} was anything but {_verdict(rng, opposite)}")
+    v = _verdict(rng, opposite)
+    forms = (f"{subject} was never {v}", f"nobody could call {subject} {v}", f"{subject} was anything but {v}",
+             f"{subject} wasn't {v}", f"{subject} was not {v}, not even slightly", f"I can't claim {subject} was {v}",
+             f"{subject} didn't strike me as {v}", f"{subject} was hardly what you'd call {v}",
+             f"in no way was {subject} {v}", f"I would never describe {subject} as {v}")
+    if rng.random() < 0.15:
+        same = rng.choice([v for v in (GOOD if label == "positive" else BAD) if " " not in v])
+        return Example(_upper_first(f"{subject} couldn't have been more {same}") + ".", label, "negation")
     return Example(_upper_first(rng.choice(forms)) + ".", label, "negation")
+
+
+# Contrast: the clause the connective puts last (or the main clause of "although") carries the verdict.
+_CONTRAST_FORMS = ("{a}, but {b}", "{a}; however, {b}", "Although {a}, {b}", "{a}, though in the end {b}",
+                   "{a}. Still, {b}", "Even if {a}, {b}", "{a}, yet {b}", "Sure, {a}, but {b}")
 
 
 def contrast(rng: random.Random) -> Example:
     label = rng.choice(("positive", "negative"))   # a factual clause after "but" would not make it neutral
     first = "negative" if label == "positive" else "positive"
-    return Example(f"{_upper_first(_clause(rng, first))}, but {_clause(rng, label)}.", label, "contrast")
+    form = rng.choice(_CONTRAST_FORMS)
+    return Example(_upper_first(form.format(a=_clause(rng, first), b=_clause(rng, label))) + ".", label, "contrast")
 
 
 def intensity(rng: random.Random) -> Example:

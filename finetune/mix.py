@@ -35,6 +35,9 @@ class MixConfig:
     data_dir: str = ""                  # default: <cache>/datasets
     seed: int = 42
     rows: dict[str, int] = field(default_factory=dict)   # set name -> rows to draw (0 or absent = none)
+    # Synthetic English examples of the behaviours the suite probes (finetune.augment: negation, contrast,
+    # intensity, emoji, noisy text), built from that module's own vocabulary, never from the suite.
+    augment: int = 0
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -95,6 +98,17 @@ def build_mix(cfg: MixConfig, data_dir: Path, log=print) -> dict:
         report[name] = {"asked": wanted, "available": len(pool), "taken": len(picked),
                         "dropped_protected_or_duplicate": dropped, "class_counts": counts}
         log(f"mix: {name}: {len(picked)} of {len(pool)} trainable rows {counts}")
+    if cfg.augment:
+        from .augment import generate
+
+        made = [{"text": e.text, "label": e.label, "language": "en", "domain": "synthetic", "dataset": "augment"}
+                for e in generate(cfg.augment, seed=cfg.seed) if _dedupe_key(e.text) not in protected]
+        out_rows.extend(made)
+        counts = {}
+        for row in made:
+            counts[row["label"]] = counts.get(row["label"], 0) + 1
+        report["augment"] = {"asked": cfg.augment, "taken": len(made), "class_counts": counts}
+        log(f"mix: augment: {len(made)} synthetic behaviour examples {counts}")
     rng.shuffle(out_rows)
     out = Path(cfg.out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)

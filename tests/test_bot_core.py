@@ -61,6 +61,23 @@ def test_unsure_bot_follows_up_then_confirms_with_buttons_and_records_the_answer
     assert bot.store.count(Correction) == 1
 
 
+def test_a_follow_up_answer_is_read_together_with_the_message_it_follows_up(tiny_model_dir, db):
+    from bot.policy import combine_evidence
+
+    bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
+    first_text, answer_text = "the flight was, well, a flight", "the seat was broken and nobody helped"
+    first = bot.reply("s4b", first_text)
+    more = bot.reply("s4b", answer_text, in_reply_to=first.message_id)
+    alone = bot.classifier.predict([first_text, answer_text])
+    expected = combine_evidence(alone[0], alone[1], bot.classifier.label_prior)
+    assert more.prediction.probabilities == pytest.approx(expected.probabilities)
+    assert more.prediction.probabilities != pytest.approx(alone[1].probabilities)
+    stored = list(bot.store.iter_messages())[-1]
+    assert stored["probabilities"] == pytest.approx(expected.probabilities)
+    counts = bot.classifier.meta["data"]["stats"]["class_counts"]
+    assert bot.classifier.label_prior == pytest.approx({k: v / sum(counts.values()) for k, v in counts.items()})
+
+
 def test_a_button_press_labels_the_message_the_bot_asked_about(tiny_model_dir, db):
     bot = make_bot(tiny_model_dir, db, **ALWAYS_LOW)
     first = bot.reply("s5", text_predicted_as(bot.classifier, "negative"))

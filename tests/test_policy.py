@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from bot.config import PolicyConfig
 from bot.flow import FlowState, decide
 from bot.policy import (CUSTOMER_BUTTON, CUSTOMER_TEXT, HIGH, LOW, WHICH, Answer, Pending, Prediction, band,
-                        decide_answer, open_question, read_answer, read_button, threshold_for)
+                        combine_evidence, decide_answer, open_question, read_answer, read_button, threshold_for)
 
 NEW = FlowState(pending=None, open_ticket=None, had_feedback=False, csat_asked=False)
 
@@ -111,3 +111,31 @@ def test_decision_is_consistent_for_any_prediction(probs, threshold, margin):
         assert d.template == f"{p.label}_high" and d.handoff == (p.label == "negative")
     else:
         assert d.template == ("tell_more" if p.margin < margin else f"{p.label}_low") and not d.handoff
+
+
+def test_two_readings_that_lean_the_same_way_add_up_and_opposite_ones_cancel():
+    lean_bad = pred(0.70, 0.20, 0.10)
+    both = combine_evidence(lean_bad, lean_bad)
+    assert both.label == "negative" and both.confidence > 0.9 > lean_bad.confidence
+    assert band(both, CFG, {}) == HIGH and band(lean_bad, CFG, {}) == LOW
+    torn = combine_evidence(pred(0.70, 0.20, 0.10), pred(0.10, 0.20, 0.70))
+    assert band(torn, CFG, {}) == LOW and abs(torn.probabilities["negative"] - torn.probabilities["positive"]) < 1e-9
+    assert abs(sum(torn.probabilities.values()) - 1) < 1e-9
+
+
+def test_the_training_prior_is_divided_out_once():
+    # each reading already holds the prior (negative was 60% of training): two weak "neutral" readings that a
+    # negative-heavy model gives are stronger evidence for neutral than their raw product says
+    a = pred(0.45, 0.50, 0.05)
+    uniform = combine_evidence(a, a)
+    skewed = combine_evidence(a, a, {"negative": 0.6, "neutral": 0.2, "positive": 0.2})
+    assert skewed.probabilities["neutral"] > uniform.probabilities["neutral"]
+    assert combine_evidence(a, a, {"negative": 1 / 3, "neutral": 1 / 3, "positive": 1 / 3}).probabilities == \
+        pytest.approx(uniform.probabilities)
+
+
+@given(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3))
+def test_combined_evidence_is_a_distribution_and_order_free(x, y):
+    a, b = (pred(*(v / sum(vals) for v in vals)) for vals in (x, y))
+    ab, ba = combine_evidence(a, b), combine_evidence(b, a)
+    assert abs(sum(ab.probabilities.values()) - 1) < 1e-9 and ab.probabilities == pytest.approx(ba.probabilities)

@@ -122,3 +122,20 @@ def test_the_mix_never_draws_a_benchmark_text_and_refuses_eval_only_sets(tmp_pat
         build_mix(MixConfig(out=str(out), rows={"polarity_de": 10}), tmp_path, log=lambda *_: None)
     with pytest.raises(DataError, match="data prepare"):
         build_mix(MixConfig(out=str(out), rows={"imdb": 10}), tmp_path, log=lambda *_: None)
+
+
+def test_the_mix_adds_the_asked_number_of_synthetic_behaviour_examples_marked_as_such(tmp_path):
+    from finetune.augment import generate
+    from finetune.mix import MixConfig, build_mix
+
+    labels = ["negative", "neutral", "positive"]
+    _prepared(tmp_path, "tweets_all", [(f"topic tweet {i} about the weather", labels[i % 3]) for i in range(300)])
+    out = tmp_path / "mix.csv"
+    summary = build_mix(MixConfig(out=str(out), rows={"tweets_all": 100}, augment=60), tmp_path, log=lambda *_: None)
+    with out.open() as fh:
+        mixed = list(csv.DictReader(fh))
+    synthetic = [r for r in mixed if r["dataset"] == "augment"]
+    assert len(synthetic) == summary["sources"]["augment"]["taken"] == 60
+    assert {r["domain"] for r in synthetic} == {"synthetic"} and {r["language"] for r in synthetic} == {"en"}
+    assert {(r["text"], r["label"]) for r in synthetic} == {(e.text, e.label) for e in generate(60, seed=42)}
+    assert len(mixed) == 160
