@@ -39,19 +39,24 @@ class OnnxBackend:
 
     def __init__(self, model_dir: Path, threads: int, quantized: bool, min_agreement: float = 0.95,
                  recheck_margin: float = 0.5, log=print):
-        from .onnx_export import OnnxBuildError, build, disagreement, probe_agreement, session
+        from .onnx_export import OnnxBuildError, build, disagreement, probe_agreement, session, shared_table
         from .token_ids import TokenIds
 
         self.name = "onnx-int8" if quantized else "onnx"
         self.recheck_margin = recheck_margin if quantized else 0.0
         self.rechecked = 0    # rows re-run on the float graph since start (bench/latency.py reports the share)
         fp32 = build(model_dir, quantized=False, log=log)
-        float_session = session(fp32, threads, spin=not quantized)
-        self._run_float = lambda inputs: float_session.run(["logits"], inputs)[0]
-        self.path, self._session = fp32, float_session
         if quantized:
             self.path = build(model_dir, quantized=True, log=log)
-            self._session = session(self.path, threads)
+        # a large vocabulary's int8 table: one memory mapping for both graphs (kept alive with the sessions)
+        self._table = shared_table(fp32)
+        float_session = session(fp32, threads, spin=not quantized, shared=self._table)
+        self._run_float = lambda inputs: float_session.run(["logits"], inputs)[0]
+        self._session = float_session
+        if not quantized:
+            self.path = fp32
+        else:
+            self._session = session(self.path, threads, shared=self._table)
             self.agreement = probe_agreement(self, self._run_float, TokenIds(model_dir))
             if self.agreement < min_agreement:
                 raise OnnxBuildError(disagreement(self.agreement, min_agreement, model_dir, self.recheck_margin))

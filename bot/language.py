@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 SUPPORTED = ("en", "de", "fr", "es", "pt", "it", "nl")
 
 
@@ -19,6 +21,10 @@ def _identifier(languages: tuple[str, ...]):
 
     identifier = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(languages))
+    # set_languages keeps the full 100k x 142 table for a later reset, which this identifier never needs (one per
+    # language tuple): keep only the served columns (measured: -26 MB resident)
+    identifier.nb_ptc = np.ascontiguousarray(identifier.nb_ptc)
+    identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
 
 

@@ -39,8 +39,13 @@ from finetune.paths import cache_root, sha256_file
 from .token_ids import TokenIds, padded
 
 FP32 = "model.fused-v4.onnx"   # the recipe's version is in the names: a changed recipe builds new files
-INT8 = "model.int8-v4.onnx"
-EMB8 = "model.fused-emb8-v4.onnx"   # float encoder, int8 word-embedding table (large vocabularies only)
+INT8 = "model.int8-v5.onnx"
+EMB8 = "model.fused-emb8-v5.onnx"   # float encoder, int8 word-embedding table (large vocabularies only)
+# The int8 word-embedding table of a large vocabulary, stored once beside both served graphs as ONNX external data
+# and mapped once per process (``shared_table``): the int8 graph and its float re-check graph hold the same
+# 96 MB table, which each session would otherwise load (and which the loader briefly holds twice). Measured on the
+# multilingual default (2 sessions, README "Speed"): peak RSS of the two sessions 451 -> 248 MB.
+TABLE = "word-embeddings-int8-v5.bin"
 # A multilingual vocabulary (250k XLM-R pieces x 384) is a 366 MB float table, most of the model, and a message
 # touches a few dozen of its rows. Above this many rows the table is stored int8 (ONNX Runtime's
 # QEmbedLayerNormalization) in both served graphs: measured on the multilingual default, see README "Speed".
@@ -174,13 +179,16 @@ def quantize_int8(fp32: Path, target: Path, embeddings: bool = False, encoder_to
         quantizer_log.setLevel(level)
 
 
-def session(path: Path, threads: int | None = None, spin: bool = True):
+def session(path: Path, threads: int | None = None, spin: bool = True, shared=None):
     """An ONNX Runtime CPU session. ``spin=False`` for a second session in the same process (the int8 backend's
     float re-check): its idle threads would otherwise busy-wait on the cores the main session needs next
-    (measured: 218 vs 139 messages/s at 32 per call)."""
+    (measured: 218 vs 139 messages/s at 32 per call). ``shared``: ``shared_table``'s value, used in place of the
+    graph's external embedding table (no copy)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if shared is not None:
+        options.add_initializer(shared[0], shared[1])
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     if not spin:
@@ -228,7 +236,7 @@ def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) ->
         return wanted
     report_path = folder / "build.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    report = {name: entry for name, entry in report.items() if name in (FP32, INT8, EMB8)}   # drop earlier recipes'
+    report = {name: entry for name, entry in report.items() if name in (FP32, INT8, EMB8, TABLE)}   # drop earlier recipes'
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         tmp = Path(tmp)
@@ -249,19 +257,67 @@ def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) ->
             if diff > EMB8_TOLERANCE:
                 raise OnnxBuildError(f"the int8 embedding table moves logits by {diff:.2e} (> {EMB8_TOLERANCE}) on "
                                      f"the probe messages; use backend = \"torch\"")
+            report[TABLE] = _externalise_table(tmp / EMB8, folder)
             os.replace(tmp / EMB8, folder / EMB8)
             report[EMB8] = {"max_abs_logit_diff_to_float": diff, "seconds": time.perf_counter() - started}
         if quantized:
             started = time.perf_counter()
             log("quantising to int8 (once) ...")
             quantize_int8(folder / FP32, tmp / INT8, embeddings=large)
+            if large:
+                report[TABLE] = _externalise_table(tmp / INT8, folder)
             os.replace(tmp / INT8, folder / INT8)
             report[INT8] = {"seconds": time.perf_counter() - started, "embedding_table_int8": large}
         report_path.write_text(json.dumps(report, indent=2))
-    for stale in folder.glob("*.onnx"):   # files of earlier recipes (their names carry another version)
-        if stale.name not in (FP32, INT8, EMB8):
+    for stale in [*folder.glob("*.onnx"), *folder.glob("*.bin")]:   # earlier recipes' files (another version)
+        if stale.name not in (FP32, INT8, EMB8, TABLE):
             stale.unlink()
     return wanted
+
+
+def _externalise_table(model_path: Path, folder: Path) -> dict:
+    """Move ``model_path``'s int8 word-embedding table into ``folder / TABLE`` (written once; a second graph must
+    hold the very same bytes, else the build fails) and leave an external-data reference in its place. Returns what
+    ``shared_table`` needs: the initializer's name, shape and the file's digest."""
+    import onnx
+    from onnx import external_data_helper
+
+    model = onnx.load(str(model_path))
+    tables = [t for t in model.graph.initializer
+              if t.name.endswith("word_embeddings.weight_quantized") and t.data_type == onnx.TensorProto.UINT8]
+    if len(tables) != 1:
+        raise OnnxBuildError(f"{model_path.name}: expected one int8 word-embedding table, found {len(tables)}")
+    table = tables[0]
+    data = table.raw_data
+    digest = hashlib.sha256(data).hexdigest()
+    target = folder / TABLE
+    if target.is_file():
+        if sha256_file(target) != digest:
+            raise OnnxBuildError(f"{model_path.name}: its int8 embedding table differs from {target} built for the "
+                                 "other graph; delete the folder to rebuild both")
+    else:
+        partial = folder / f".{TABLE}.{os.getpid()}"
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    external_data_helper.set_external_data(table, TABLE, offset=0, length=len(data))
+    table.ClearField("raw_data")
+    table.data_location = onnx.TensorProto.EXTERNAL
+    onnx.save(model, str(model_path))
+    return {"initializer": table.name, "shape": list(table.dims), "sha256": digest}
+
+
+def shared_table(path: Path):
+    """(initializer name, OrtValue over the memory-mapped table) for a served graph whose embedding table is
+    external (``TABLE``), else None. One mapping serves every session it is added to (``session(shared=...)``);
+    the caller keeps the returned value alive as long as those sessions."""
+    import onnxruntime as ort
+
+    folder = Path(path).parent
+    entry = json.loads((folder / "build.json").read_text()).get(TABLE) if (folder / "build.json").is_file() else None
+    if entry is None or not (folder / TABLE).is_file():
+        return None
+    table = np.memmap(folder / TABLE, dtype=np.uint8, mode="r", shape=tuple(entry["shape"]))
+    return entry["initializer"], ort.OrtValue.ortvalue_from_numpy(table), table
 
 
 def _diff_to(reference: Path, candidate: Path, tokens: TokenIds, max_length: int) -> float:

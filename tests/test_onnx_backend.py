@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from bot.classifier import Classifier
-from bot.onnx_export import FP32, INT8, OnnxBuildError, recheck_near_ties, weights_digest
+from bot.onnx_export import EMB8, FP32, INT8, TABLE, OnnxBuildError, recheck_near_ties, weights_digest
 from bot.store import Message
 from bot.token_ids import TokenIds
 from finetune.paths import cache_root
@@ -153,3 +153,36 @@ def test_int8_default_model_keeps_accuracy_on_the_sample(tmp_path):
     assert (a == b).mean() >= 0.99
     assert 100 * ((a == y).mean() - (b == y).mean()) <= 0.5
     assert fast.backend.rechecked / len(texts) < 0.15      # most messages stay on the int8 fast path
+
+
+def test_a_large_vocabulary_keeps_one_int8_table_mapped_once_for_both_graphs(tiny_model_dir, tmp_path, monkeypatch):
+    """Above LARGE_VOCAB rows both served graphs read their embedding table from one external file, and the int8
+    backend maps it once for its int8 and float re-check sessions (the tiny model stands in for a 250k vocabulary)."""
+    import bot.onnx_export as onnx_export
+
+    monkeypatch.setenv("FEEDBACKBOT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_export, "LARGE_VOCAB", 10)
+    monkeypatch.setattr(onnx_export, "EMB8_TOLERANCE", float("inf"))   # a random tiny model is not a trained one
+    torch_clf = Classifier(tiny_model_dir, max_length=48, backend="torch")
+    emb8 = Classifier(tiny_model_dir, max_length=48, backend="onnx", log=lambda *_: None)
+    every = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", recheck_margin=float("inf"),
+                       min_agreement=0.0, log=lambda *_: None)
+    folder = tmp_path / "onnx" / weights_digest(tiny_model_dir)
+    assert emb8.backend.path == folder / EMB8 and every.backend.path == folder / INT8
+    report = json.loads((folder / "build.json").read_text())
+    rows, width = report[TABLE]["shape"]
+    assert (folder / TABLE).stat().st_size == rows * width
+    for name in (EMB8, INT8):                       # no copy of the table inside either graph
+        graph = onnx.load(str(folder / name), load_external_data=False).graph
+        table = [t for t in graph.initializer if t.name == report[TABLE]["initializer"]]
+        assert len(table) == 1 and table[0].data_location == onnx.TensorProto.EXTERNAL and not table[0].raw_data
+    assert every.backend._table is not None and every.backend._table[0] == report[TABLE]["initializer"]
+    # the shared, memory-mapped table gives what ONNX Runtime computes reading the external file itself, and int8
+    # with every row re-checked equals the float graph
+    inputs = onnx_export.encode(emb8.token_ids, TEXTS, 48)
+    own = onnx_export.session(folder / EMB8).run(["logits"], inputs)[0]
+    assert np.allclose(emb8.backend(inputs), own, atol=1e-5)
+    assert np.array_equal(every.logits(TEXTS), emb8.logits(TEXTS))
+    raw = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", recheck_margin=0.0, min_agreement=0.0,
+                     log=lambda *_: None)
+    assert not np.array_equal(raw.logits(TEXTS), emb8.logits(TEXTS))
