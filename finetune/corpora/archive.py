@@ -42,7 +42,9 @@ def download(package: Package, dest: Path) -> Path:
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
         if package.sdist:
-            cmd.append("--no-binary=:all:")
+            # Only this project from source: ":all:" would also build its build requirements (Cython, numpy)
+            # from source while pip prepares the sdist's metadata, minutes of compiling on 2 cores.
+            cmd.append(f"--no-binary={package.spec.split('==')[0]}")
         cmd.append(package.spec)
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
