@@ -27,6 +27,17 @@ SOFTENERS = ("marginally", "somewhat", "a touch", "mildly", "a little")
 FACTS = ("{s} is booked for the 14th", "{s} sent a quote by post", "{s} opens at half past seven",
          "{s} asked for my postcode", "{s} takes cash and cards", "{s} moved to a new address in June",
          "{s} emailed a reference number", "{s} needs two days' notice")
+# Negated statements of fact: a "not" does not make a message a complaint ("we didn't need the van" is neutral).
+NEGATED_FACTS = ("{s} hasn't posted the invoice yet", "I haven't booked {s} for the spring", "we didn't need {s} "
+                 "this month", "I'm not using {s} until after the holidays", "{s} doesn't open on bank holidays",
+                 "I never signed up for the mailing list of {s}", "{s} won't arrive before noon on Thursday",
+                 "I haven't decided whether to renew with {s}", "{s} isn't part of the package I chose",
+                 "I don't drive, so {s} was arranged by my partner", "we haven't paid the deposit to {s} so far",
+                 "{s} doesn't cover the postcode next door", "I'm not the account holder for {s}")
+# Second halves of a factual contrast: plans and facts, no verdict.
+PLANS = ("I may switch to the Saturday slot", "my sister handles the paperwork", "the second visit is in March",
+         "the form asks for a landlord reference", "we could move it to the afternoon",
+         "the receipt went to my work address", "I still have to compare two quotes")
 EMOJI = {"positive": ("🌟", "💯", "😄", "🥳"), "negative": ("💢", "😞", "👿", "😣"), "neutral": ("📌", "🗓️", "ℹ️", "🔢")}
 
 
@@ -55,8 +66,10 @@ def _clause(rng: random.Random, label: str) -> str:
 
 def negation(rng: random.Random) -> Example:
     """A negated verdict takes the other polarity; "could not have been more X" keeps it (a negation that
-    intensifies, the idiom a bag of words reads backwards)."""
-    subject, label = rng.choice(SUBJECTS), rng.choice(("positive", "negative"))
+    intensifies, the idiom a bag of words reads backwards); a negated fact stays neutral."""
+    subject, label = rng.choice(SUBJECTS), rng.choice(("positive", "negative", "neutral"))
+    if label == "neutral":
+        return Example(_upper_first(rng.choice(NEGATED_FACTS).format(s=subject)) + ".", label, "negation")
     opposite = "negative" if label == "positive" else "positive"
     v = _verdict(rng, opposite)
     forms = (f"{subject} was never {v}", f"nobody could call {subject} {v}", f"{subject} was anything but {v}",
@@ -75,9 +88,14 @@ _CONTRAST_FORMS = ("{a}, but {b}", "{a}; however, {b}", "Although {a}, {b}", "{a
 
 
 def contrast(rng: random.Random) -> Example:
-    label = rng.choice(("positive", "negative"))   # a factual clause after "but" would not make it neutral
-    first = "negative" if label == "positive" else "positive"
+    """A verdict after the connective carries the label (a factual clause after "but" would not make a verdict
+    neutral); two factual clauses joined by "but" stay neutral."""
+    label = rng.choice(("positive", "negative", "neutral"))
     form = rng.choice(_CONTRAST_FORMS)
+    if label == "neutral":
+        second = rng.choice(PLANS) if rng.random() < 0.5 else _clause(rng, "neutral")
+        return Example(_upper_first(form.format(a=_clause(rng, "neutral"), b=second)) + ".", label, "contrast")
+    first = "negative" if label == "positive" else "positive"
     return Example(_upper_first(form.format(a=_clause(rng, first), b=_clause(rng, label))) + ".", label, "contrast")
 
 

@@ -28,3 +28,12 @@ def test_generation_is_reproducible_distinct_and_covers_every_behaviour():
     assert {e.capability for e in a} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
     assert {e.label for e in a} <= set(SENTIMENT_ORDER)
     assert generate(300, seed=4) != a
+
+
+def test_negation_and_contrast_include_neutral_statements_of_fact():
+    """A "not" or a "but" alone does not make a message a verdict: both behaviours teach neutral cases too."""
+    made = generate(600, seed=5)
+    for capability in ("negation", "contrast"):
+        labels = Counter(e.label for e in made if e.capability == capability)
+        assert set(labels) == {"negative", "neutral", "positive"}, (capability, labels)
+        assert min(labels.values()) >= 0.2 * sum(labels.values()), (capability, labels)
