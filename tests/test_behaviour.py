@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +8,7 @@ from finetune.behaviour import Case, load_suite, overlap_with, problems, score_s
 from finetune.data import SENTIMENT_ORDER, DataError
 
 LANGUAGES = {"en", "de", "fr", "es", "pt", "it", "nl", "pl", "ru", "tr", "ja", "zh"}
+ROOT = Path(__file__).resolve().parents[1]
 CAPABILITIES = {"negation", "contrast", "intensity", "emoji", "noisy_text", "domain_vocabulary",
                 "neutral_and_questions", "multilingual"}
 
@@ -93,3 +95,22 @@ def test_load_suite_names_the_file_and_line_of_a_bad_case(tmp_path):
 def test_no_suite_text_is_in_the_repository_training_sample(suite):
     from conftest import SAMPLE
     assert overlap_with([SAMPLE], suite) == {}
+
+
+def test_the_validation_suite_is_apart_from_the_test_suite_and_from_the_generator(suite):
+    """data/behaviour_validation chooses between models (bench/accuracy.py --part validation); the test suite
+    then measures the chosen one. They must share no message, and the generator must not write the validation
+    messages either, or choosing on them would reward memory."""
+    from finetune.augment import generate
+    from finetune.data import _dedupe_key
+
+    validation = load_suite(ROOT / "data" / "behaviour_validation")
+    keys = {_dedupe_key(c.text) for c in validation}
+    assert len(keys) == len(validation) >= 100
+    assert not keys & {_dedupe_key(c.text) for c in suite}
+    assert not keys & {_dedupe_key(e.text) for e in generate(4000, seed=42)}
+    assert {c.capability for c in validation} == CAPABILITIES
+    assert {c.label for c in validation} == set(SENTIMENT_ORDER)
+    for capability in CAPABILITIES - {"neutral_and_questions"}:     # balanced where the test suite is balanced
+        labels = [c.label for c in validation if c.capability == capability]
+        assert max(map(labels.count, SENTIMENT_ORDER)) - min(map(labels.count, SENTIMENT_ORDER)) <= 1, capability
