@@ -20,9 +20,14 @@ run: $(STAMP)  ## chat in the browser at http://127.0.0.1:7860 on the shipped de
 	$(VENV)/bin/feedbackbot serve
 
 system-deps:  ## Debian packages the tests use: Chromium (browser tests), PostgreSQL (store tests), npm (axe-core)
-	@if command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql npm >/dev/null; \
-	else echo "missing Debian packages: sudo apt-get install chromium postgresql npm" >&2; exit 1; fi
+	@# Only what is missing: a machine whose Node.js comes with its own npm refuses Debian's npm package (it
+	@# conflicts with that nodejs), so asking for all three at once fails there.
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "missing Debian packages: sudo apt-get install$$missing" >&2; exit 1; fi
 
 # axe-core (accessibility checks in tests/test_a11y.py), into the git-ignored .npm/: never a runtime dependency.
 $(AXE): | system-deps
