@@ -2,6 +2,7 @@
 
     python bench/train_speed.py [--base default] [--steps 20] [--batch-size 32] [--max-length 64]
     python bench/train_speed.py --recipe finetune/recipes/multilingual-default.toml [--sample 2048]
+    python bench/train_speed.py --recipe finetune/recipes/multilingual-default.toml --compare 2048 [--val 600]
 
 With ``--recipe``: the recipe's base, data file (a seeded sample), max length, chunking and LoRA settings; rows for
 LoRA on length-bucketed batches (what the recipe trains with), LoRA on random batches (padding to each batch's
@@ -67,6 +68,18 @@ def measure(model, loader, steps: int, warmup: int, lr: float) -> dict:
             "device": str(accelerator.device)}
 
 
+FULL_LR = 5e-5
+
+
+def prepare_full_finetuning(model) -> float:
+    """Full fine-tuning as measured here: every weight trains except a word-embedding table of over 100k rows (a
+    250k-piece table would be 96 M parameters of optimizer state for words a customer rarely writes); its rate."""
+    emb = model.get_input_embeddings()
+    if emb.weight.shape[0] > 100_000:
+        emb.weight.requires_grad_(False)
+    return FULL_LR
+
+
 def recipe_speed(args) -> None:
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
@@ -100,10 +113,7 @@ def recipe_speed(args) -> None:
             model = build_lora_model(model, cfg.lora)
             lr = cfg.train.learning_rate
         else:
-            emb = model.get_input_embeddings()
-            if emb.weight.shape[0] > 100_000:
-                emb.weight.requires_grad_(False)
-            lr = 5e-5
+            lr = prepare_full_finetuning(model)
         results[mode] = {**measure(model, loader, args.steps, args.warmup, lr), **parameter_counts(model)}
         print(f"{mode}: {results[mode]['examples_per_second']:.1f} examples/s", flush=True)
         del model
@@ -125,6 +135,88 @@ def recipe_speed(args) -> None:
     print(markdown)
 
 
+# The settings compared at one training budget (--compare): the recipe's LoRA, a smaller attention-only LoRA, the
+# recipe's LoRA with the LayerNorms trained too, and full fine-tuning (word-embedding table frozen above 100k rows).
+COMPARED = (("lora r16, all linear (recipe)", {"rank": 16, "targets": "all-linear", "norms": False}),
+            ("lora r8, attention q+v only", {"rank": 8, "targets": "q_lin,v_lin", "norms": False}),
+            ("lora r16, all linear + LayerNorms", {"rank": 16, "targets": "all-linear", "norms": True}),
+            ("full fine-tuning", None))
+
+
+def compare_quality(args) -> None:
+    """Each setting trained on the same ``--compare`` training examples (one pass, length-bucketed batches, the
+    recipe's batch size; LoRA at the recipe's rate, full at 5e-5), then scored on the same seeded sample of the
+    recipe's VALIDATION split (never its test split): examples/s and macro-F1 at an equal budget."""
+    import dataclasses
+    import random
+
+    import numpy as np
+
+    from finetune import typed_config
+    from finetune.config import FinetuneConfig
+    from finetune.data import prepare
+    from finetune.metrics import classification_metrics
+
+    cfg = typed_config.load(FinetuneConfig, args.recipe, section="finetune")
+    cfg.data.path = str(Path(cfg.data.path).expanduser())
+    base = resolve_base(cfg.base)
+    tokenizer = load_tokenizer(base.source)
+    prepared = prepare(cfg.data)
+    labels = prepared.labels
+    rng = random.Random(0)
+    train_rows = rng.sample(range(len(prepared.splits["train"])), min(args.compare, len(prepared.splits["train"])))
+    val_rows = rng.sample(range(len(prepared.splits["validation"])), min(args.val, len(prepared.splits["validation"])))
+    train = tokenize(prepared.splits["train"].select(train_rows), tokenizer, cfg.data.max_length)
+    val = prepared.splits["validation"].select(val_rows)
+    val_tok = tokenize(val, tokenizer, cfg.data.max_length)
+    results = {}
+    for name, lora in COMPARED:
+        set_seed(0)
+        model = load_for_classification(base.source, labels)
+        if lora is not None:
+            settings = dataclasses.replace(cfg.lora, rank=lora["rank"], alpha=2 * lora["rank"],
+                                           target_modules=lora["targets"])
+            model = build_lora_model(model, settings)
+            if lora["norms"]:
+                for param_name, param in model.named_parameters():
+                    if "layer_norm" in param_name.lower() or "layernorm" in param_name.lower():
+                        param.requires_grad_(True)
+            lr = cfg.train.learning_rate
+        else:
+            lr = prepare_full_finetuning(model)
+        loader = make_loader(train, tokenizer, cfg.train.batch_size, shuffle=True, seed=0)
+        steps = len(loader)
+        speed = measure(model, loader, steps - 1, 1, lr)
+        model.eval()
+        preds = []
+        with torch.inference_mode():
+            for batch in make_loader(val_tok, tokenizer, 64, shuffle=False):
+                batch.pop("labels", None)
+                preds += model(**batch).logits.argmax(-1).tolist()
+        metrics = classification_metrics(val_tok["label"], preds, labels)   # an evaluation loader keeps the order
+        results[name] = {**speed, **parameter_counts(model), "validation_macro_f1": metrics["macro_f1"],
+                         "validation_accuracy": metrics["accuracy"]}
+        print(f"{name}: {speed['examples_per_second']:.1f} ex/s, validation macro-F1 {metrics['macro_f1']:.3f}",
+              flush=True)
+        del model
+    stem = Path(args.recipe).stem
+    report = {"recipe": str(args.recipe), "base": cfg.base, "train_examples": len(train), "validation": len(val),
+              "results": results, "threads": torch.get_num_threads(), "val_label_counts":
+              dict(zip(*np.unique(val["label"], return_counts=True)))}
+    report["val_label_counts"] = {labels[int(k)]: int(v) for k, v in report["val_label_counts"].items()}
+    rows = "\n".join(f"| {m} | {r['validation_macro_f1']:.3f} | {r['validation_accuracy']:.3f} | "
+                     f"{r['examples_per_second']:.1f} | {r['trainable']:,} ({100 * r['share']:.2f}%) |"
+                     for m, r in results.items())
+    markdown = (f"# LoRA settings vs full fine-tuning at one budget: `{stem}`\n\n`python bench/train_speed.py --recipe "
+                f"{args.recipe} --compare {args.compare} --val {args.val}` — base `{cfg.base}`, each setting trained "
+                f"on the same {len(train)} training examples (one pass, batch {cfg.train.batch_size}, max length "
+                f"{cfg.data.max_length}), scored on the same {len(val)} validation examples; "
+                f"{torch.get_num_threads()} threads.\n\n| setting | validation macro-F1 | accuracy | examples/s | "
+                f"trainable parameters |\n|---|---|---|---|---|\n{rows}\n")
+    write_results(args.out, f"train_compare-{stem}", report, markdown)
+    print(markdown)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", type=Path, help="measure a recipe (its base, data sample, LoRA settings)")
@@ -137,7 +229,12 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--compare", type=int, default=0,
+                    help="with --recipe: train each setting in COMPARED on this many examples and score validation")
+    ap.add_argument("--val", type=int, default=600, help="validation examples scored by --compare")
     args = ap.parse_args()
+    if args.recipe and args.compare:
+        return compare_quality(args)
     if args.recipe:
         return recipe_speed(args)
 
