@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## chat in the browser at http://127.0.0.1:7860 on the shipped default model
 	$(VENV)/bin/feedbackbot serve
 
+# Only what is missing: a machine whose Node.js comes with its own npm refuses Debian's npm package (it conflicts
+# with that nodejs), so asking for all three at once fails there.
 system-deps:  ## Debian packages the tests use: Chromium (browser tests), PostgreSQL (store tests), npm (axe-core)
-	@# Only what is missing: a machine whose Node.js comes with its own npm refuses Debian's npm package (it
-	@# conflicts with that nodejs), so asking for all three at once fails there.
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \

@@ -228,11 +228,17 @@ def main() -> None:
     ap.add_argument("--datasets", type=Path, default=None, help="default: <user cache>/datasets")
     ap.add_argument("--imdb-limit", type=int, default=2000, help="seeded sample of the IMDb test split (0 = all)")
     ap.add_argument("--limit", type=int, default=None, help="seeded sample of every other set")
-    ap.add_argument("--sets", default=",".join(s.name for s in SETS))
+    ap.add_argument("--sets", default=None, help="comma-separated (default: every set; with --part validation, "
+                                                 f"every set that has a validation part: {', '.join(SEEDED_SPLIT_SETS)})")
     ap.add_argument("--part", choices=("test", "validation"), default="test",
                     help="validation: the seeded validation splits, for choosing between models")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
+    if args.sets is None:
+        args.sets = ",".join(SEEDED_SPLIT_SETS if args.part == "validation" else [s.name for s in SETS])
+    if args.part == "validation" and (no_part := [n for n in args.sets.split(",") if n not in SEEDED_SPLIT_SETS]):
+        raise SystemExit(f"--part validation: {', '.join(no_part)} has no validation part (only "
+                         f"{', '.join(SEEDED_SPLIT_SETS)} do; the others are held-out test files)")
     data_dir = args.datasets or cache_root() / "datasets"
     model_dir = resolve_model_dir(args.model)
     clf = Classifier(model_dir, max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
@@ -240,7 +246,7 @@ def main() -> None:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); {model_dir} has {clf.labels}")
     results: dict[str, dict] = {}
     for s in SETS:
-        if s.name not in args.sets.split(",") or (args.part == "validation" and s.name not in SEEDED_SPLIT_SETS):
+        if s.name not in args.sets.split(","):
             continue
         if not (data_dir / f"{s.name}.csv").is_file():
             raise SystemExit(f"{data_dir / (s.name + '.csv')} missing: run `feedbackbot data prepare` first")
