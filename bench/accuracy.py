@@ -42,7 +42,7 @@ from benchkit import write_results  # noqa: E402
 
 from bot.classifier import Classifier  # noqa: E402
 from bot.model_source import resolve_model_dir  # noqa: E402
-from finetune.behaviour import load_suite, score_suite  # noqa: E402
+from finetune.behaviour import SUITE_DIR, load_suite, score_suite  # noqa: E402
 from finetune.calibrate import expected_calibration_error, softmax  # noqa: E402
 from finetune.config import DataConfig  # noqa: E402
 from finetune.data import load_labelled, prepare  # noqa: E402
@@ -178,18 +178,21 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
     return out
 
 
-def behaviour(clf: Classifier) -> dict:
-    cases = load_suite()
+def behaviour(clf: Classifier, directory: Path = SUITE_DIR, with_vader: bool = True) -> dict:
+    """A behaviour suite (the test suite by default) scored per capability in English and per language elsewhere."""
+    cases = load_suite(directory)
     english = [c for c in cases if c.language == "en"]
     other = [c for c in cases if c.language != "en"]
     predict = lambda texts: [p.label for p in clf.predict(texts)]   # noqa: E731
     en, rest = score_suite(predict, english), score_suite(predict, other)
-    signs = vader([c.text for c in english])
-    vader_labels = ["positive" if v >= 0.05 else "negative" if v <= -0.05 else "neutral" for v in signs]
-    vader_acc = float(np.mean([c.label == g for c, g in zip(english, vader_labels)]))
-    return {"english": {k: en[k] for k in ("n", "accuracy", "by_capability")}, "english_vader_accuracy": vader_acc,
-            "other_languages": {k: rest[k] for k in ("n", "accuracy", "by_language")},
-            "misses": en["misses"] + rest["misses"]}
+    out = {"english": {k: en[k] for k in ("n", "accuracy", "by_capability")},
+           "other_languages": {k: rest[k] for k in ("n", "accuracy", "by_language")},
+           "misses": en["misses"] + rest["misses"]}
+    if with_vader:
+        signs = vader([c.text for c in english])
+        vader_labels = ["positive" if v >= 0.05 else "negative" if v <= -0.05 else "neutral" for v in signs]
+        out["english_vader_accuracy"] = float(np.mean([c.label == g for c, g in zip(english, vader_labels)]))
+    return out
 
 
 VALIDATION_SUITE = ROOT / "data" / "behaviour_validation"
@@ -198,13 +201,8 @@ VALIDATION_SUITE = ROOT / "data" / "behaviour_validation"
 def write_validation(args, clf: Classifier, model_dir: Path, results: dict, primaries: list[float]) -> None:
     """Model selection: the seeded validation splits and the behaviour VALIDATION suite (data/behaviour_validation,
     written apart from the test suite; tests/test_behaviour.py checks they share no message)."""
-    predict = lambda texts: [p.label for p in clf.predict(texts)]   # noqa: E731
-    cases = load_suite(VALIDATION_SUITE)
-    english = score_suite(predict, [c for c in cases if c.language == "en"])
-    other = score_suite(predict, [c for c in cases if c.language != "en"])
-    suite = {"english": {k: english[k] for k in ("n", "accuracy", "by_capability")},
-             "other_languages": {k: other[k] for k in ("n", "accuracy", "by_language")},
-             "misses": english["misses"] + other["misses"]}
+    suite = behaviour(clf, VALIDATION_SUITE, with_vader=False)
+    english, other = suite["english"], suite["other_languages"]
     report = {"model": str(model_dir), "model_version": clf.version, "backend": args.backend, "part": "validation",
               "results": results, "macro_average_of_sets": float(np.mean(primaries)), "behaviour_validation": suite,
               "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}

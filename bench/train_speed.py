@@ -149,8 +149,7 @@ def compare_quality(args) -> None:
     recipe's VALIDATION split (never its test split): examples/s and macro-F1 at an equal budget."""
     import dataclasses
     import random
-
-    import numpy as np
+    from collections import Counter
 
     from finetune import typed_config
     from finetune.config import FinetuneConfig
@@ -200,10 +199,9 @@ def compare_quality(args) -> None:
               flush=True)
         del model
     stem = Path(args.recipe).stem
+    val_counts = Counter(labels[i] for i in val["label"])
     report = {"recipe": str(args.recipe), "base": cfg.base, "train_examples": len(train), "validation": len(val),
-              "results": results, "threads": torch.get_num_threads(), "val_label_counts":
-              dict(zip(*np.unique(val["label"], return_counts=True)))}
-    report["val_label_counts"] = {labels[int(k)]: int(v) for k, v in report["val_label_counts"].items()}
+              "results": results, "threads": torch.get_num_threads(), "val_label_counts": dict(val_counts)}
     rows = "\n".join(f"| {m} | {r['validation_macro_f1']:.3f} | {r['validation_accuracy']:.3f} | "
                      f"{r['examples_per_second']:.1f} | {r['trainable']:,} ({100 * r['share']:.2f}%) |"
                      for m, r in results.items())
