@@ -8,6 +8,17 @@ than a small share of word 3-grams with the suite.
 
 Labels follow from construction: a negated positive verdict is negative, the clause after "but" carries the
 label, an intensifier keeps the polarity, a noise transform keeps the label.
+
+Versions (a recipe's ``[mix] augment_version``): version 1 is exactly what the shipped ``multilingual-aug`` model
+was trained on, kept byte for byte so that recipe still reproduces it. Version 2 adds what the probes showed the
+model still misreads, each from this module's own words again:
+
+- praise whose word looks like a complaint: "-less" and "-free" words that praise (seamless, tireless,
+  hassle-free) next to "-less" words that blame (clueless, pointless), so the suffix stops being the cue;
+- litotes: a negated complaint word is praise ("wasn't a hassle in the slightest", "zero hiccups with");
+- neutral negations drawn from a pool large enough that about a third of the negation examples are neutral (in
+  version 1 the 195 distinct negated facts ran out and duplicates redrew the label: 21% neutral);
+- questions: a plain question is neutral, a question that complains is negative, one that thanks is positive.
 """
 
 from __future__ import annotations
@@ -130,9 +141,88 @@ def noisy(rng: random.Random) -> Example:
 
 GENERATORS = (negation, contrast, intensity, emoji, noisy)
 
+# --- version 2: this module's own words again, none taken from the behaviour suites --------------------------------
 
-def generate(n: int, seed: int = 0) -> list[Example]:
-    """``n`` distinct examples, round-robin over the behaviours, reproducible from ``seed``."""
+# "-less" / "-free" words: the first praise, the second blame; the same suffix on both sides.
+SUFFIX_PRAISE = ("seamless", "effortless", "faultless", "tireless", "stress-free", "hassle-free", "trouble-free",
+                 "fuss-free", "priceless")
+SUFFIX_BLAME = ("clueless", "pointless", "hopeless", "thoughtless", "careless", "tactless", "charmless")
+# Complaint words that a negation turns into praise (litotes).
+MILD_BAD = ("a hassle", "a chore", "a headache", "fiddly", "awkward to arrange", "a faff", "a struggle", "shabby",
+            "a drag", "slow to turn up")
+SNAGS = ("hiccups", "snags", "glitches", "surprises on the bill", "delays", "headaches")
+_LITOTES_FORMS = ("{s} wasn't {m} in the slightest", "{s} was never once {m}", "booking {s} was not {m} this time",
+                  "for once {s} wasn't {m}", "I wouldn't call {s} {m} by any measure")
+_SNAG_FORMS = ("zero {n} with {s}", "not one of the usual {n} with {s}, lovely", "{s} came with no {n} this time",
+               "I had no {n} whatsoever from {s}, thank you")
+# More negated facts, and tails that keep them facts.
+NEGATED_FACTS_2 = ("{s} hasn't confirmed the time slot", "I don't need {s} after the end of May",
+                   "my landlord didn't tell me about {s}", "I haven't had a reply from {s} because I only wrote today",
+                   "{s} won't need the spare key", "we aren't switching from {s}, just updating the address",
+                   "I didn't ask {s} for a receipt", "{s} isn't open on the 26th", "nobody from {s} is due this week",
+                   "I haven't read the leaflet from {s}", "{s} doesn't take bookings by text",
+                   "I won't be home when {s} calls, my neighbour will")
+FACT_TAILS = ("", ", just so you know", ", for your records", " (as far as I know)", ", in case it matters")
+_QUESTION_NEUTRAL = ("what time does {s} shut on Fridays?", "can I move {s} to the afternoon?",
+                     "does {s} need the reference number?", "who should I ask about {s}?",
+                     "is {s} included in the monthly fee?", "how far ahead should I book {s}?",
+                     "where do I send the form for {s}?", "which day is {s} coming?",
+                     "do I pay {s} before or after the job?", "is there a phone number for {s}?",
+                     "has {s} got my new address?", "can my partner sign for {s} instead of me?",
+                     "how long does {s} usually take?", "do you have a price list for {s}?",
+                     "is {s} available on the 3rd?", "what do I bring to {s}?")
+_QUESTION_NEGATIVE = ("why was {s} so {b} again?", "how can {s} be this {b}?", "why does nobody fix {s}?",
+                      "is {s} always this {b}?", "what's the point of {s} if it never turns up?")
+_QUESTION_POSITIVE = ("could you thank {s} for being so {g}?", "can I leave a review saying {s} was {g}?",
+                      "will {s} be the same one next time? they were {g}")
+
+
+def negation_v2(rng: random.Random) -> Example:
+    """Version 1's negation with a neutral pool that does not run out (facts x tails)."""
+    if rng.random() < 1 / 3:
+        subject = rng.choice(SUBJECTS)
+        fact = rng.choice(NEGATED_FACTS + NEGATED_FACTS_2).format(s=subject) + rng.choice(FACT_TAILS)
+        return Example(_upper_first(fact) + ".", "neutral", "negation")
+    while True:                 # a polar negation from version 1's forms
+        example = negation(rng)
+        if example.label != "neutral":
+            return example
+
+
+def suffix_praise(rng: random.Random) -> Example:
+    label = rng.choice(("positive", "negative"))
+    word = rng.choice(SUFFIX_PRAISE if label == "positive" else SUFFIX_BLAME)
+    subject = rng.choice(SUBJECTS)
+    form = rng.choice(("{s} was {w}", "the whole visit from {s} was {w}", "{w}, that's {s} for you",
+                       "{s}: {w} from start to finish", "honestly {s} was {w}"))
+    return Example(_upper_first(form.format(s=subject, w=word)) + ".", label, "suffix_words")
+
+
+def litotes(rng: random.Random) -> Example:
+    subject = rng.choice(SUBJECTS)
+    if rng.random() < 0.5:
+        text = rng.choice(_LITOTES_FORMS).format(s=subject, m=rng.choice(MILD_BAD))
+    else:
+        text = rng.choice(_SNAG_FORMS).format(s=subject, n=rng.choice(SNAGS))
+    return Example(_upper_first(text) + ".", "positive", "litotes")
+
+
+def question(rng: random.Random) -> Example:
+    label = rng.choice(("neutral", "neutral", "negative", "positive"))
+    forms = {"neutral": _QUESTION_NEUTRAL, "negative": _QUESTION_NEGATIVE, "positive": _QUESTION_POSITIVE}[label]
+    text = rng.choice(forms).format(s=rng.choice(SUBJECTS), b=rng.choice(BAD), g=rng.choice(GOOD))
+    return Example(_upper_first(text), label, "questions")
+
+
+GENERATORS_V2 = (negation_v2, contrast, intensity, emoji, noisy, suffix_praise, litotes, question)
+VERSIONS = {1: GENERATORS, 2: GENERATORS_V2}
+
+
+def generate(n: int, seed: int = 0, version: int = 1) -> list[Example]:
+    """``n`` distinct examples, round-robin over the behaviours of ``version``, reproducible from ``seed``."""
+    if version not in VERSIONS:
+        raise ValueError(f"augment version {version} is unknown; known: {sorted(VERSIONS)}")
+    generators = VERSIONS[version]
     rng = random.Random(seed)
     seen, out = set(), []
     attempts = 0
@@ -140,7 +230,7 @@ def generate(n: int, seed: int = 0) -> list[Example]:
         attempts += 1
         if attempts > 50 * n:
             raise ValueError(f"only {len(out)} distinct examples could be made; ask for fewer than {n}")
-        example = GENERATORS[len(out) % len(GENERATORS)](rng)
+        example = generators[len(out) % len(generators)](rng)
         if example.text not in seen:
             seen.add(example.text)
             out.append(example)

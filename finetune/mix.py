@@ -38,6 +38,10 @@ class MixConfig:
     # Synthetic English examples of the behaviours the suite probes (finetune.augment: negation, contrast,
     # intensity, emoji, noisy text), built from that module's own vocabulary, never from the suite.
     augment: int = 0
+    # Which generator (finetune.augment.VERSIONS): 1 is what multilingual-aug was trained on, kept unchanged so that
+    # recipe still reproduces the shipped model; 2 adds "-less"/"-free" praise, litotes, questions, more neutral
+    # negations.
+    augment_version: int = 1
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -102,12 +106,14 @@ def build_mix(cfg: MixConfig, data_dir: Path, log=print) -> dict:
         from .augment import generate
 
         made = [{"text": e.text, "label": e.label, "language": "en", "domain": "synthetic", "dataset": "augment"}
-                for e in generate(cfg.augment, seed=cfg.seed) if _dedupe_key(e.text) not in protected]
+                for e in generate(cfg.augment, seed=cfg.seed, version=cfg.augment_version)
+                if _dedupe_key(e.text) not in protected]
         out_rows.extend(made)
         counts = {}
         for row in made:
             counts[row["label"]] = counts.get(row["label"], 0) + 1
-        report["augment"] = {"asked": cfg.augment, "taken": len(made), "class_counts": counts}
+        report["augment"] = {"asked": cfg.augment, "version": cfg.augment_version, "taken": len(made),
+                             "class_counts": counts}
         log(f"mix: augment: {len(made)} synthetic behaviour examples {counts}")
     rng.shuffle(out_rows)
     out = Path(cfg.out).expanduser()

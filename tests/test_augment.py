@@ -1,9 +1,13 @@
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from finetune.augment import generate
 from finetune.behaviour import load_suite
 from finetune.data import SENTIMENT_ORDER, _dedupe_key
 
+VALIDATION_SUITE = Path(__file__).resolve().parents[1] / "data" / "behaviour_validation"
 MAX_SHARED_TRIGRAMS = 0.02   # share of generated word 3-grams that also occur in the suite
 
 
@@ -37,3 +41,51 @@ def test_negation_and_contrast_include_neutral_statements_of_fact():
         labels = Counter(e.label for e in made if e.capability == capability)
         assert set(labels) == {"negative", "neutral", "positive"}, (capability, labels)
         assert min(labels.values()) >= 0.2 * sum(labels.values()), (capability, labels)
+
+
+def _shared_trigram_share(generated, suite):
+    suite_grams = set().union(*(_trigrams(c.text) for c in suite))
+    made = Counter(g for e in generated for g in _trigrams(e.text))
+    return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
+
+
+@pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
+def test_version_2_shares_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir):
+    suite = load_suite(suite_dir) if suite_dir else load_suite()
+    generated = generate(5000, seed=42, version=2)
+    assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
+    assert _shared_trigram_share(generated, suite) <= MAX_SHARED_TRIGRAMS
+
+
+def test_version_2_words_are_not_the_suites_words():
+    """The suite's own praise words (spotless, painless, flawless, "not bad", "no complaints") stay unseen in
+    training: the model must get them by understanding, or the suite would measure memory."""
+    from finetune import augment
+
+    suite_text = " ".join(_dedupe_key(c.text) for d in (None, VALIDATION_SUITE)
+                          for c in (load_suite(d) if d else load_suite()))
+    ours = augment.SUFFIX_PRAISE + augment.MILD_BAD + augment.SNAGS
+    assert [w for w in ours if f" {w} " in f" {suite_text} "] == []
+
+
+def test_version_2_adds_its_behaviours_and_a_third_of_negations_are_neutral():
+    made = generate(4000, seed=7, version=2)
+    capabilities = Counter(e.capability for e in made)
+    assert set(capabilities) == {"negation", "contrast", "intensity", "emoji", "noisy_text", "suffix_words",
+                                 "litotes", "questions"}
+    negation = Counter(e.label for e in made if e.capability == "negation")
+    assert 0.28 <= negation["neutral"] / sum(negation.values()) <= 0.4, negation
+    assert {e.label for e in made if e.capability == "litotes"} == {"positive"}
+    assert {e.label for e in made if e.capability == "suffix_words"} == {"positive", "negative"}
+    assert set(Counter(e.label for e in made if e.capability == "questions")) == set(SENTIMENT_ORDER)
+    assert all(e.text.endswith("?") or "?" in e.text for e in made if e.capability == "questions")
+
+
+def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions_are_refused():
+    """Version 2 leaves version 1 alone: multilingual-aug.toml must keep reproducing the shipped default."""
+    v1 = generate(400, seed=42)
+    assert v1 == generate(400, seed=42, version=1)
+    assert {e.capability for e in v1} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
+    assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
+    with pytest.raises(ValueError, match="augment version 3 is unknown"):
+        generate(10, version=3)
