@@ -45,7 +45,7 @@ from benchkit import write_results  # noqa: E402
 from bot.classifier import Classifier  # noqa: E402
 from bot.model_source import resolve_model_dir  # noqa: E402
 from finetune.behaviour import SUITE_DIR, load_suite, score_suite  # noqa: E402
-from finetune.calibrate import expected_calibration_error, softmax  # noqa: E402
+from finetune.calibrate import expected_calibration_error, fit_temperature, on_columns, softmax  # noqa: E402
 from finetune.config import DataConfig  # noqa: E402
 from finetune.data import load_labelled, prepare  # noqa: E402
 from finetune.eval_parts import selection_part  # noqa: E402
@@ -150,7 +150,20 @@ def load_set(s: EvalSet, data_dir: Path, imdb_limit: int | None, limit: int | No
     return held_out_file(data_dir / f"{s.name}.csv", part, limit)
 
 
-def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]) -> dict:
+def domain_temperature(s: EvalSet, clf: Classifier, validation: tuple[list[str], list[str]], logits: np.ndarray,
+                       truth: list[str]) -> dict:
+    """What calibrating on the domain itself buys: a temperature fitted on the set's validation part (what a
+    business gets from `feedbackbot calibrate` on its own labelled messages), ECE measured on the test part."""
+    names = THREE if s.classes == 3 else ["negative", "positive"]
+    val_logits, val_y = on_columns(clf.logits(validation[0]), clf.labels, names, validation[1])
+    t = fit_temperature(val_logits, val_y)
+    test_logits, y = on_columns(logits, clf.labels, names, truth)
+    return {"domain_temperature": t, "domain_temperature_n": len(val_y),
+            "ece_domain_temperature": expected_calibration_error(softmax(test_logits, t), y)}
+
+
+def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str],
+                 validation: tuple[list[str], list[str]] | None = None) -> dict:
     started = time.perf_counter()
     logits = clf.logits(texts)
     probs = softmax(logits, clf.temperature)
@@ -178,6 +191,8 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
         out.update(accuracy=acc, baseline_accuracy=base_acc, ece=expected_calibration_error(p, y),
                    primary=acc, baseline_primary=base_acc, metric="accuracy",
                    predicted_neutral_share=float((probs.argmax(1) == labels.index("neutral")).mean()))
+    if validation is not None:
+        out.update(domain_temperature(s, clf, validation, logits, truth))
     out["seconds"] = time.perf_counter() - started
     return out
 
@@ -257,10 +272,13 @@ def main() -> None:
         if not (data_dir / f"{s.name}.csv").is_file():
             raise SystemExit(f"{data_dir / (s.name + '.csv')} missing: run `feedbackbot data prepare` first")
         texts, truth = load_set(s, data_dir, args.imdb_limit or None, args.limit, part=args.part)
-        results[s.name] = evaluate_set(s, clf, texts, truth)
+        validation = load_set(s, data_dir, args.imdb_limit or None, args.limit, part="validation") \
+            if args.part == "test" else None
+        results[s.name] = evaluate_set(s, clf, texts, truth, validation)
         r = results[s.name]
+        own = f" ({r['ece_domain_temperature']:.3f} with its own T)" if validation else ""
         print(f"{s.name}: {r['metric']} {r['primary']:.3f} (baseline {r['baseline_primary']:.3f}), "
-              f"ECE {r['ece']:.3f}, n={r['n']}, {r['seconds']:.0f} s", flush=True)
+              f"ECE {r['ece']:.3f}{own}, n={r['n']}, {r['seconds']:.0f} s", flush=True)
     primaries = [r["primary"] for r in results.values()]
     if args.part == "validation":
         return write_validation(args, clf, model_dir, results, primaries)
@@ -276,20 +294,24 @@ def main() -> None:
         model = f"{r['accuracy']:.3f}" + (f" / F1 **{r['macro_f1']:.3f}**" if r["classes"] == 3 else "")
         base = f"{r['baseline_accuracy']:.3f}" + (f" / F1 {r['baseline_macro_f1']:.3f}" if r["classes"] == 3 else "")
         rows.append(f"| {name} | {r['language']} | {r['domain']} | {r['classes']} | {r['n']} | {model} | "
-                    f"{r['baseline']}: {base} | {r['ece']:.3f} | {r['target'] or '–'} |")
+                    f"{r['baseline']}: {base} | {r['ece']:.3f} | {r['ece_domain_temperature']:.3f} "
+                    f"(T {r['domain_temperature']:.2f}) | {r['target'] or '–'} |")
     en, other = suite["english"], suite["other_languages"]
     caps = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in en["by_capability"].items())
     langs = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in other["by_language"].items())
     markdown = (
         f"# Accuracy per domain and language: `{report['base']}` default, backend {args.backend}\n\n"
         f"`{report['command']}` — model `{clf.version}`. Every set below is held out from training.\n\n"
-        "| set | lang | domain | classes | n | model accuracy / macro-F1 | lexicon baseline | ECE | target |\n"
-        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| set | lang | domain | classes | n | model accuracy / macro-F1 | lexicon baseline | ECE | ECE, domain's own "
+        "temperature | target |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Macro-average of the sets' primary metric (macro-F1 for 3 classes, accuracy for binary): "
         f"**{report['macro_average_of_sets']:.3f}**.\n\n"
         f"Behaviour suite (data/behaviour/, {en['n'] + other['n']} hand-written messages): English "
         f"**{en['accuracy']:.3f}** (VADER {suite['english_vader_accuracy']:.3f}); per capability: {caps}. "
-        f"Other languages **{other['accuracy']:.3f}**: {langs}.\n")
+        f"Other languages **{other['accuracy']:.3f}**: {langs}.\n\n"
+        "ECE is after the model's own temperature (fitted on its training mix's validation split); \"ECE, domain's own "
+        "temperature\" after one fitted on the set's validation part (what `feedbackbot calibrate` does with a "
+        "business's own labelled messages), measured on the test part.\n")
     write_results(args.out, "accuracy", report, markdown)
     print(markdown)
 

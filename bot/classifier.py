@@ -21,7 +21,7 @@ WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my 
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 8, threads: int | None = None,
                  backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print,
-                 max_chunks: int = 8):
+                 max_chunks: int = 8, temperatures: dict[str, float] | None = None):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
@@ -52,12 +52,22 @@ class Classifier:
         fingerprint = self.meta.get("data", {}).get("fingerprint", "unknown")[:12]
         self.version = self.meta.get("version") or \
             f"{self.model_dir.name}:{fingerprint}:{weights_digest(self.model_dir)[:8]}"
+        # A temperature fitted on the business's own messages (`feedbackbot calibrate`), keyed by model version
+        # so it never applies to another model; the model's own stays in model_temperature.
+        self.model_temperature = self.temperature
+        self.temperature_source = "model"
+        if temperatures and self.version in temperatures:
+            t = float(temperatures[self.version])
+            if not (np.isfinite(t) and t > 0):
+                raise ValueError(f"[model] temperatures: {t} for {self.version} is not a positive number")
+            self.temperature, self.temperature_source = t, "[model] temperatures"
+            log(f"temperature {t:g} from [model] temperatures (the model's own: {self.model_temperature:g})")
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
-                   model.min_agreement, model.recheck_margin, log, model.max_chunks)
+                   model.min_agreement, model.recheck_margin, log, model.max_chunks, model.temperatures)
 
     def warm_up(self) -> float:
         started = time.perf_counter()

@@ -88,6 +88,27 @@ def cmd_classify(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from finetune.config import DataConfig
+    from finetune.data import load_labelled
+
+    from .classifier import Classifier
+    from .domain_calibration import calibrate
+    from .model_source import resolve_model_dir
+
+    cfg = _bot_config(args)
+    ds, names, _ = load_labelled(DataConfig(path=str(args.data), text_column=args.text_column,
+                                            label_column=args.label_column, encoding=args.encoding, labels=None))
+    classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), cfg.model, _log)
+    result = calibrate(classifier, list(ds["text"]), [names[i] for i in ds["label"]])
+    _log(f"{result.messages} labelled messages ({', '.join(result.classes)}); model {result.model_version}")
+    _log(f"ECE on messages each temperature was not fitted on (two folds): model's own temperature "
+         f"{classifier.model_temperature:g}: {result.ece_model:.3f}; fitted: {result.ece_calibrated:.3f}")
+    _log(f"temperature {result.temperature:.4f}; add to the bot's config file:")
+    print(result.toml(), end="")
+    return 0
+
+
 def cmd_templates_check(args) -> int:
     from .render import Renderer
 
@@ -338,6 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--batch-size", type=int)
     classify.set_defaults(handler=cmd_classify)
 
+    cal = sub.add_parser("calibrate", help="fit the model's confidence to your own labelled messages")
+    cal.add_argument("--data", type=Path, required=True,
+                     help="CSV/JSONL with text and label columns, e.g. `feedbackbot export --labelled`")
+    cal.add_argument("--model")
+    cal.add_argument("--text-column")
+    cal.add_argument("--label-column")
+    cal.add_argument("--encoding", default="utf-8")
+    cal.set_defaults(handler=cmd_calibrate)
+
     templates = sub.add_parser("templates", help="response templates")
     tsub = templates.add_subparsers(dest="templates_command", required=True)
     check = tsub.add_parser("check", help="render every template with sample context")
@@ -431,9 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     from .render import TemplateSetError
     from .store import StoreError
 
+    from .domain_calibration import CalibrationDataError
     from .retrain import RetrainError
 
-    known = (RetrainError, ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
+    known = (CalibrationDataError, RetrainError, ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
              TemplateSetError, StoreError, ValueError, FileNotFoundError)
     try:
         return args.handler(args)

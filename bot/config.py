@@ -42,6 +42,9 @@ class ModelConfig:
     # Micro-batching: concurrent replies share one forward pass; a lone request is never delayed. 0 = off.
     # bench/load.py (API, 100 sessions, int8): 69.7 msg/s with 5 ms vs 41.7 without, p95 1.7 s vs 5.1 s.
     batch_window_ms: float = 5.0
+    # Temperatures fitted on this business's own labelled messages by `feedbackbot calibrate`, keyed by the model
+    # version they were fitted for (a model without an entry serves with its own temperature).
+    temperatures: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

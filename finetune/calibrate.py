@@ -39,6 +39,21 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
     return t
 
 
+def on_columns(logits: np.ndarray, labels: list[str], names: list[str], truth: list[str]):
+    """The logit columns of the classes ``names`` (in that order) and ``truth`` as indices into them.
+
+    Softmax over a subset of logit columns is the model's probabilities renormalised over those classes, so a
+    binary set (positive / negative) is read by a 3-class model through its two polar columns."""
+    missing = sorted(set(names) - set(labels))
+    if missing:
+        raise ValueError(f"label(s) {missing} are not the model's ({labels})")
+    unknown = sorted(set(truth) - set(names))
+    if unknown:
+        raise ValueError(f"label(s) {unknown} are not among {names}")
+    columns = [labels.index(n) for n in names]
+    return np.asarray(logits)[:, columns], np.array([names.index(t) for t in truth])
+
+
 def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict:
     """Per-bin mean confidence, accuracy and count (equal-width confidence bins)."""
     conf = probs.max(axis=1)

@@ -23,6 +23,8 @@ def test_health(live):
     r = httpx.get(f"{server.url}/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok", "model": bot.classifier.version,
                                                  "labels": ["negative", "neutral", "positive"],
+                                                 "temperature": bot.classifier.model_temperature,
+                                                 "temperature_source": "model",
                                                  "outbox_pending": 0}     # hand-off notifications not yet delivered
 
 

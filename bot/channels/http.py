@@ -158,6 +158,9 @@ class HealthOut(BaseModel):
     status: str
     model: str
     labels: list[str]
+    temperature: float = Field(description="the confidence temperature served: the model's own, or one fitted on "
+                               "this business's messages (`feedbackbot calibrate`, [model] temperatures)")
+    temperature_source: str = Field(description='"model" or "[model] temperatures"')
     outbox_pending: int | None = Field(default=None, description="hand-off notifications not yet delivered "
                                        "(null when the store cannot be read)")
 
@@ -353,7 +356,9 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
         except Exception as exc:     # liveness does not depend on the store
             log.warning("healthz: cannot count the outbox (%s)", type(exc).__name__)
             pending = None
-        return {"status": "ok", "model": bot.classifier.version, "labels": bot.classifier.labels,
+        classifier = bot.classifier
+        return {"status": "ok", "model": classifier.version, "labels": classifier.labels,
+                "temperature": classifier.temperature, "temperature_source": classifier.temperature_source,
                 "outbox_pending": pending}
 
     @app.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False)

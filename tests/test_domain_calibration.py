@@ -1,0 +1,87 @@
+"""`feedbackbot calibrate`: a temperature fitted on a business's own labelled messages, served by model version."""
+
+import numpy as np
+import pytest
+
+from bot.classifier import Classifier
+from bot.cli import main
+from bot.config import load_config
+from bot.domain_calibration import MIN_MESSAGES, CalibrationDataError, calibrate
+from finetune.calibrate import softmax
+
+from conftest import SAMPLE, write_csv
+
+
+class OverconfidentModel:
+    """Logits four times too sure of themselves: what a model shows on a domain its temperature was not fitted on."""
+    labels = ["negative", "neutral", "positive"]
+    version = "overconfident:1"
+    model_temperature = 1.0
+
+    def __init__(self, n=4000, seed=0):
+        rng = np.random.default_rng(seed)
+        self.true_logits = rng.normal(0, 1.5, size=(n, 3))
+        probs = softmax(self.true_logits)
+        self.truth = [self.labels[rng.choice(3, p=p)] for p in probs]
+        self.texts = [f"message {i}" for i in range(n)]
+
+    def logits(self, texts):
+        return 4.0 * self.true_logits[[int(t.split()[1]) for t in texts]]
+
+
+def test_the_fitted_temperature_undoes_overconfidence_on_messages_it_was_not_fitted_on():
+    model = OverconfidentModel()
+    result = calibrate(model, model.texts, model.truth)
+    assert 3.3 < result.temperature < 4.8
+    assert result.ece_model > 0.15 and result.ece_calibrated < 0.04
+    assert result.messages == 4000 and result.classes == model.labels
+    assert result.toml() == f'[model.temperatures]\n"overconfident:1" = {result.temperature:.4f}\n'
+
+
+def test_binary_labels_calibrate_the_two_polar_columns_and_bad_sets_are_refused():
+    model = OverconfidentModel()
+    keep = [i for i, t in enumerate(model.truth) if t != "neutral"]
+    result = calibrate(model, [model.texts[i] for i in keep], [model.truth[i] for i in keep])
+    assert result.classes == ["negative", "positive"] and result.temperature > 1.5
+    with pytest.raises(CalibrationDataError, match=f"needs at least {MIN_MESSAGES}"):
+        calibrate(model, model.texts[:MIN_MESSAGES - 1], model.truth[:MIN_MESSAGES - 1])
+    with pytest.raises(CalibrationDataError, match="one label only"):
+        calibrate(model, model.texts[:200], ["positive"] * 200)
+    with pytest.raises(CalibrationDataError, match=r"\['angry'\] are not the model's"):
+        calibrate(model, model.texts[:200], ["angry"] + model.truth[1:200])
+
+
+def test_the_bot_serves_a_temperature_only_for_the_model_version_it_was_fitted_for(tiny_model_dir, tmp_path):
+    own = Classifier(tiny_model_dir)
+    texts = ["the delivery was late again", "love the new app"]
+    logits = own.logits(texts)
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.5\n"someone-else:abc:123" = 9.0\n')
+    calibrated = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    assert calibrated.temperature == 2.5 and calibrated.model_temperature == own.temperature
+    assert calibrated.temperature_source == "[model] temperatures"
+    probs = [p.probabilities[label] for p in calibrated.predict(texts) for label in calibrated.labels]
+    assert np.allclose(probs, softmax(logits, 2.5).ravel(), atol=1e-6)
+    config.write_text('[model.temperatures]\n"someone-else:abc:123" = 9.0\n')
+    other = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    assert other.temperature == own.temperature and other.temperature_source == "model"
+    config.write_text(f'[model.temperatures]\n"{own.version}" = -1.0\n')
+    with pytest.raises(ValueError, match="not a positive number"):
+        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+
+
+def test_calibrate_command_prints_the_config_lines_and_refuses_bad_data(tiny_model_dir, tmp_path, capsys):
+    assert main(["calibrate", "--data", str(SAMPLE), "--model", str(tiny_model_dir)]) == 0
+    out, err = capsys.readouterr()
+    version = Classifier(tiny_model_dir).version
+    assert out.startswith(f'[model.temperatures]\n"{version}" = ')
+    assert float(out.split("=")[1]) > 0
+    assert "300 labelled messages" in err and "ECE on messages each temperature was not fitted on" in err
+    few = write_csv(tmp_path / "few.csv", [{"text": f"msg {i}", "label": "positive" if i % 2 else "negative"}
+                                          for i in range(20)])
+    assert main(["calibrate", "--data", str(few), "--model", str(tiny_model_dir)]) == 2
+    assert "20 labelled messages; calibrating needs at least 100" in capsys.readouterr().err
+    odd = write_csv(tmp_path / "odd.csv", [{"text": f"msg {i}", "label": "angry" if i % 2 else "negative"}
+                                          for i in range(200)])
+    assert main(["calibrate", "--data", str(odd), "--model", str(tiny_model_dir)]) == 2
+    assert "['angry'] are not the model's" in capsys.readouterr().err
