@@ -36,13 +36,21 @@ def head_modules(model) -> list[str]:
             if name != prefix and any(True for _ in mod.parameters())]
 
 
+def layer_norm_modules(model) -> list[str]:
+    """The distinct leaf names of the model's LayerNorm modules ("LayerNorm", "sa_layer_norm", ...): PEFT matches
+    modules_to_save by name suffix, so these names select every LayerNorm of the encoder."""
+    return sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                   if isinstance(mod, torch.nn.LayerNorm)})
+
+
 def build_lora_model(model, lora: LoraSettings) -> PeftModel:
     heads = head_modules(model)
+    saved = heads + (layer_norm_modules(model) if lora.train_layer_norms else [])
     targets = lora.target_modules.strip()
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS, r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
         target_modules="all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
-        exclude_modules=heads, modules_to_save=heads,
+        exclude_modules=heads, modules_to_save=saved,
     )
     return get_peft_model(model, config)
 

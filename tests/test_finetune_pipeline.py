@@ -200,3 +200,29 @@ def test_tampered_or_incomplete_model_dirs_fail_clearly(tiny_model_dir, tmp_path
         load_model_dir(corrupt)
     with pytest.raises(ModelDirError, match="does not exist"):
         load_model_dir(tmp_path / "missing")
+
+
+def test_trained_layer_norms_are_saved_with_the_adapter_and_reach_the_merged_model(tiny_base, tmp_path):
+    """train_layer_norms: every LayerNorm is trained in full, saved with the adapter (modules_to_save) and merged;
+    without it the merged model keeps the base's LayerNorms."""
+    from finetune.pipeline import run
+
+    def norms(directory):
+        state = load_file(str(directory / "model.safetensors"))
+        return {k.removeprefix("distilbert."): v for k, v in state.items()
+                if "layer_norm" in k.lower() or "layernorm" in k.lower()}
+
+    base_norms = norms(tiny_base)
+    assert base_norms
+    results = {}
+    for train_norms in (False, True):
+        cfg = tiny_config(tiny_base, tmp_path / str(train_norms), epochs=1)
+        cfg.lora.train_layer_norms = train_norms
+        run(cfg, log=lambda *_: None)
+        saved = json.loads((tmp_path / str(train_norms) / "adapter" / "adapter_config.json").read_text())
+        merged = norms(tmp_path / str(train_norms) / "model")
+        changed = [k for k in base_norms if not torch.equal(base_norms[k], merged[k])]
+        results[train_norms] = (set(saved["modules_to_save"]), len(changed))
+    assert results[False][1] == 0
+    assert {"sa_layer_norm", "output_layer_norm", "LayerNorm"} <= results[True][0]
+    assert results[True][1] == len(base_norms)
