@@ -62,6 +62,9 @@ class Classifier:
                 raise ValueError(f"[model] temperatures: {t} for {self.version} is not a positive number")
             self.temperature, self.temperature_source = t, "[model] temperatures"
             log(f"temperature {t:g} from [model] temperatures (the model's own: {self.model_temperature:g})")
+        elif temperatures:
+            log(f"warning: [model] temperatures has no entry for this model ({self.version}); serving its own "
+                f"temperature {self.temperature:g} (entries for: {', '.join(sorted(temperatures))})")
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from finetune import cli as finetune_cli
@@ -90,21 +91,33 @@ def cmd_classify(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from finetune.config import DataConfig
-    from finetune.data import load_labelled
+    from finetune.data import load_labelled, read_table
 
     from .classifier import Classifier
-    from .domain_calibration import calibrate
+    from .domain_calibration import CalibrationDataError, calibrate
     from .model_source import resolve_model_dir
 
     cfg = _bot_config(args)
     ds, names, _ = load_labelled(DataConfig(path=str(args.data), text_column=args.text_column,
                                             label_column=args.label_column, encoding=args.encoding, labels=None))
+    raw = read_table(str(args.data), args.encoding)
+    if "source" in raw.column_names:
+        # `export --labelled --include-model` rows labelled by the model itself: fitting on them is circular.
+        sources = Counter(str(s) for s in raw["source"])
+        _log("label sources: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
+        if sources.get("model"):
+            raise CalibrationDataError(
+                f"{sources['model']} rows have source=model (the model's own predictions); calibrate on labels a "
+                "person gave, exported without --include-model")
+    _log("note: rows a person corrected are mostly messages the model was unsure of or got wrong; the fitted "
+         "temperature is only as representative as the sample (best: a random sample of traffic, labelled)")
     classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), cfg.model, _log)
     result = calibrate(classifier, list(ds["text"]), [names[i] for i in ds["label"]])
     _log(f"{result.messages} labelled messages ({', '.join(result.classes)}); model {result.model_version}")
     _log(f"ECE on messages each temperature was not fitted on (two folds): model's own temperature "
          f"{classifier.model_temperature:g}: {result.ece_model:.3f}; fitted: {result.ece_calibrated:.3f}")
-    _log(f"temperature {result.temperature:.4f}; add to the bot's config file:")
+    _log(f"temperature {result.temperature:.4f}; add to the bot's config file (if it already has a "
+         "[model.temperatures] table, add only the second line to it):")
     print(result.toml(), end="")
     return 0
 
@@ -465,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     from .retrain import RetrainError
 
     known = (CalibrationDataError, RetrainError, ConfigError, DataError, BaseModelError, ModelDirError, MergeVerificationError, ResumeError, SweepError,
-             TemplateSetError, StoreError, ValueError, FileNotFoundError)
+             TemplateSetError, StoreError, ValueError, FileNotFoundError, ArithmeticError)
     try:
         return args.handler(args)
     except known as exc:

@@ -17,6 +17,7 @@ this business's messages.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,12 @@ class DomainCalibration:
     ece_model: float            # two-fold held-out ECE with the model's own temperature
     ece_calibrated: float       # two-fold held-out ECE with a temperature fitted on the other fold
 
+    def toml_line(self) -> str:
+        """The table entry; the key is JSON-quoted, which is a valid TOML basic string for any version."""
+        return f"{json.dumps(self.model_version)} = {self.temperature:.4f}\n"
+
     def toml(self) -> str:
-        return f'[model.temperatures]\n"{self.model_version}" = {self.temperature:.4f}\n'
+        return "[model.temperatures]\n" + self.toml_line()
 
 
 def _folds(y: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -37,10 +37,9 @@ def head_modules(model) -> list[str]:
 
 
 def layer_norm_modules(model) -> list[str]:
-    """The distinct leaf names of the model's LayerNorm modules ("LayerNorm", "sa_layer_norm", ...): PEFT matches
-    modules_to_save by name suffix, so these names select every LayerNorm of the encoder."""
-    return sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
-                   if isinstance(mod, torch.nn.LayerNorm)})
+    """The full dotted names of the model's LayerNorm modules. PEFT matches modules_to_save as a plain name suffix
+    (no dot boundary), so full paths select exactly these modules and nothing whose name merely ends alike."""
+    return [name for name, mod in model.named_modules() if isinstance(mod, torch.nn.LayerNorm)]
 
 
 def build_lora_model(model, lora: LoraSettings) -> PeftModel:

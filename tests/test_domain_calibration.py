@@ -85,3 +85,24 @@ def test_calibrate_command_prints_the_config_lines_and_refuses_bad_data(tiny_mod
                                           for i in range(200)])
     assert main(["calibrate", "--data", str(odd), "--model", str(tiny_model_dir)]) == 2
     assert "['angry'] are not the model's" in capsys.readouterr().err
+
+
+def test_calibrate_refuses_rows_the_model_labelled_itself(tiny_model_dir, tmp_path, capsys):
+    rows = [{"text": f"message number {i}", "label": "positive" if i % 2 else "negative",
+             "source": "model" if i < 30 else "operator"} for i in range(200)]
+    assert main(["calibrate", "--data", str(write_csv(tmp_path / "m.csv", rows)), "--model", str(tiny_model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "label sources: model 30, operator 170" in err and "30 rows have source=model" in err
+
+
+def test_the_printed_key_is_valid_toml_for_any_version_and_an_unmatched_table_is_logged(tiny_model_dir):
+    import tomllib
+
+    from bot.domain_calibration import DomainCalibration
+
+    odd = DomainCalibration('run "x"\\y:abc:123', 1.5, 100, ["negative", "positive"], 0.1, 0.02)
+    assert tomllib.loads(odd.toml())["model"]["temperatures"] == {'run "x"\\y:abc:123': 1.5}
+    logged = []
+    clf = Classifier(tiny_model_dir, temperatures={"someone-else:abc:123": 9.0}, log=logged.append)
+    assert clf.temperature_source == "model"
+    assert any("no entry for this model" in line and "someone-else:abc:123" in line for line in logged)

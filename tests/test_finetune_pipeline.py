@@ -224,5 +224,6 @@ def test_trained_layer_norms_are_saved_with_the_adapter_and_reach_the_merged_mod
         changed = [k for k in base_norms if not torch.equal(base_norms[k], merged[k])]
         results[train_norms] = (set(saved["modules_to_save"]), len(changed))
     assert results[False][1] == 0
-    assert {"sa_layer_norm", "output_layer_norm", "LayerNorm"} <= results[True][0]
+    assert {"distilbert.embeddings.LayerNorm", "distilbert.transformer.layer.0.sa_layer_norm",
+            "distilbert.transformer.layer.0.output_layer_norm"} <= results[True][0]
     assert results[True][1] == len(base_norms)
