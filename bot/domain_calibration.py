@@ -1,7 +1,7 @@
 """`feedbackbot calibrate`: a temperature fitted on a business's own labelled messages.
 
 A model's temperature is fitted on its training mix's validation split, so its confidence is calibrated for that
-mix: on the domains and languages it was not fitted on, ECE measured 0.03-0.22 (bench/accuracy.py). Calibration is
+mix: on the domains and languages it was not fitted on, ECE measured 0.03-0.19 on the test halves (bench/accuracy.py). Calibration is
 relative to a distribution; the one that matters is the business's own. From a few hundred labelled messages of it
 (`feedbackbot export --labelled`, or any CSV/JSONL of text,label) this fits one temperature, shows the ECE it buys
 measured on messages it was not fitted on (two-fold), and prints the lines that make the bot use it:
