@@ -20,17 +20,11 @@ sys.path.insert(0, str(ROOT))
 from bench.benchkit import write_results  # noqa: E402
 
 
-def trigrams(text: str) -> set[tuple[str, ...]]:
-    words = [w.strip(".,!?;:\"'()") for w in text.lower().split()]
-    words = [w for w in words if w]
-    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
-
-
 def main() -> None:
     from bot.classifier import Classifier
     from bot.model_source import resolve_model_dir
     from finetune.augment import generate
-    from finetune.behaviour import load_suite, score_suite
+    from finetune.behaviour import load_suite, score_suite, word_trigrams
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
@@ -41,8 +35,8 @@ def main() -> None:
     args = ap.parse_args()
 
     suite = load_suite()
-    made = set().union(*(trigrams(e.text) for e in generate(args.generated, seed=42, version=args.augment_version)))
-    clean = [c for c in suite if not trigrams(c.text) & made]
+    made = set().union(*(word_trigrams(e.text) for e in generate(args.generated, seed=42, version=args.augment_version)))
+    clean = [c for c in suite if not word_trigrams(c.text) & made]
     clf = Classifier(resolve_model_dir(args.model), max_length=128, batch_size=8, backend=args.backend)
 
     def predict(texts):

@@ -174,12 +174,8 @@ def compare_quality(args) -> None:
         model = load_for_classification(base.source, labels)
         if lora is not None:
             settings = dataclasses.replace(cfg.lora, rank=lora["rank"], alpha=2 * lora["rank"],
-                                           target_modules=lora["targets"])
+                                           target_modules=lora["targets"], train_layer_norms=lora["norms"])
             model = build_lora_model(model, settings)
-            if lora["norms"]:
-                for param_name, param in model.named_parameters():
-                    if "layer_norm" in param_name.lower() or "layernorm" in param_name.lower():
-                        param.requires_grad_(True)
             lr = cfg.train.learning_rate
         else:
             lr = prepare_full_finetuning(model)

@@ -142,6 +142,13 @@ def _texts(path: Path) -> Iterable[str]:
     yield from (str(t) for t in table[column] if t is not None)
 
 
+def word_trigrams(text: str) -> set[tuple[str, ...]]:
+    """The word 3-grams of a text (case-folded, commas and full stops dropped): what the generator may share with
+    the suite only rarely (tests/test_augment.py) and what bench/suite_overlap.py sets aside."""
+    words = _dedupe_key(text).replace(",", " ").replace(".", " ").split()
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
 def overlap_with(paths: Iterable[str | Path], cases: Sequence[Case] | None = None) -> dict[str, list[str]]:
     """Suite texts found in each file (same case-folded, whitespace-normalised key the loader dedupes on).
 

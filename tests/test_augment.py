@@ -5,24 +5,21 @@ from pathlib import Path
 import pytest
 
 from finetune.augment import generate
-from finetune.behaviour import load_suite
+from finetune.behaviour import load_suite, word_trigrams
 from finetune.data import SENTIMENT_ORDER, _dedupe_key
 
 VALIDATION_SUITE = Path(__file__).resolve().parents[1] / "data" / "behaviour_validation"
 MAX_SHARED_TRIGRAMS = 0.02   # share of generated word 3-grams that also occur in the suite
 
 
-def _trigrams(text: str) -> set[tuple[str, ...]]:
-    words = _dedupe_key(text).replace(",", " ").replace(".", " ").split()
-    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
 
 
 def test_generated_examples_share_no_sentence_and_almost_no_trigram_with_the_suite():
     suite = load_suite()
     generated = generate(2000, seed=1)
     assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
-    suite_grams = set().union(*(_trigrams(c.text) for c in suite))
-    made = Counter(g for e in generated for g in _trigrams(e.text))
+    suite_grams = set().union(*(word_trigrams(c.text) for c in suite))
+    made = Counter(g for e in generated for g in word_trigrams(e.text))
     shared = sum(n for g, n in made.items() if g in suite_grams)
     assert shared / sum(made.values()) <= MAX_SHARED_TRIGRAMS, sorted(g for g in made if g in suite_grams)
 
@@ -45,8 +42,8 @@ def test_negation_and_contrast_include_neutral_statements_of_fact():
 
 
 def _shared_trigram_share(generated, suite):
-    suite_grams = set().union(*(_trigrams(c.text) for c in suite))
-    made = Counter(g for e in generated for g in _trigrams(e.text))
+    suite_grams = set().union(*(word_trigrams(c.text) for c in suite))
+    made = Counter(g for e in generated for g in word_trigrams(e.text))
     return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
 
 
