@@ -61,7 +61,9 @@ class PolicyConfig:
 @dataclass
 class TemplatesConfig:
     directory: str = ""                 # empty = the packaged templates/
-    business_name: str = "our team"
+    # Empty = unset: each language's templates then word the sentence without a name ("a member of our team",
+    # "jemand von uns"), instead of one English placeholder inserted into every language.
+    business_name: str = ""
     review_url: str = ""                # shown to happy customers when set
 
 

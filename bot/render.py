@@ -5,6 +5,8 @@ deterministically per message so replies do not repeat word for word. ``template
 reply in another language; a key missing there falls back to the top-level (English) file. Lookup for a label
 template ``<label>_<band>`` falls back to ``default_<band>`` (for label sets without their own files, e.g.
 emotions); ``feedbackbot templates check`` lists which labels use it and which keys each language lacks.
+``business_name`` is none when the business has not set one: templates word each sentence without it in their
+own language (``{{ business_name or "uns" }}``), and the check fails on any that would show "None".
 """
 
 from __future__ import annotations
@@ -132,19 +134,27 @@ class Renderer:
                        and (key == self.resolve(key)[1] if not problems else True)]
             report.append(f"[{language}] " + (f"falls back to English for: {', '.join(missing)}" if missing
                                               else "complete"))
-        ctx = sample_context(labels)
+        named = sample_context(labels)
+        # An unset [templates] business_name reaches templates as none: each sentence must read without it
+        # ({{ business_name or "us" }}), else the customer would see "None" (or an empty gap).
+        unnamed = {**named, "business_name": None}
         for (language, key), variants in self._variants.items():
             for i in range(len(variants)):
-                for escape in (False, True):
-                    name = f"{language + '/' if language else ''}{key}.j2 variant {i + 1}"
-                    try:
-                        out = self._compiled[((language, key), escape, i)].render(**ctx)
-                    except TemplateError as exc:
-                        problems.append(f"{name}: {exc}")
-                        break
-                    if not out.strip():
-                        problems.append(f"{name}: renders empty")
-                        break
+                name = f"{language + '/' if language else ''}{key}.j2 variant {i + 1}"
+                for ctx in (named, unnamed):
+                    for escape in (False, True):
+                        try:
+                            out = self._compiled[((language, key), escape, i)].render(**ctx)
+                        except TemplateError as exc:
+                            problems.append(f"{name}: {exc}")
+                            break
+                        if not out.strip():
+                            problems.append(f"{name}: renders empty")
+                            break
+                        if ctx is unnamed and re.search(r"\bNone\b", out):
+                            problems.append(f'{name}: shows "None" when business_name is unset; write a fallback, '
+                                            'e.g. {{ business_name or "us" }}')
+                            break
         if problems:
             raise TemplateSetError("template check failed:\n  " + "\n  ".join(dict.fromkeys(problems)))
         return report

@@ -68,6 +68,7 @@ class HostPage:
 def site(tiny_model_dir, tmp_path_factory):
     """The bot server plus two host pages: one allowed to embed the widget, one not."""
     bot = make_bot(tiny_model_dir, f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fb.sqlite3'}")
+    bot.config.templates.business_name = "Example Air"     # shown in the chat's header and the widget's title
     bot.config.conversation.greet_channels = ["widget"]   # the chat tests count bot messages; the widget's greeting
                                                           # is its own element (.msg.greeting)
     # Pages on localhost:PORT are another origin than the bot's 127.0.0.1:PORT; only `allowed` is listed.

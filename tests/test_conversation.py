@@ -96,3 +96,13 @@ def test_business_kinds_answer_with_the_business_reply(tiny_model_dir, tmp_path)
     bot.config.conversation.kinds = [CustomKind("broken", [], "")]
     with pytest.raises(ValueError, match="needs a name, examples and a reply"):
         Bot(bot.classifier, bot.renderer, bot.store, bot.config)
+
+
+def test_with_no_business_name_a_german_apology_names_nobody_in_english(bot):
+    assert bot.config.templates.business_name == ""                       # the shipped default: unset
+    r = bot.reply("de2", "Ich möchte bitte mit einem Menschen sprechen, das Paket ist kaputt angekommen")
+    assert r.language == "de" and r.ticket and r.ticket in r.text
+    assert "our team" not in r.text and "None" not in r.text and "jemand von uns" in r.text
+    bot.config.templates.business_name = "Zed Air"
+    again = bot.reply("de3", "Ich möchte bitte mit einem Menschen sprechen, das Paket ist kaputt angekommen")
+    assert "jemand von Zed Air" in again.text

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import Renderer, TemplateSetError, packaged_templates_dir, sample_context
+from bot.render import FIXED_KEYS, Renderer, TemplateSetError, packaged_templates_dir, sample_context
 
 LABELS = ["negative", "neutral", "positive"]
 HOSTILE = ["{{ 7*7 }}", "{% for x in range(3) %}x{% endfor %}", "{{ ''.__class__.__mro__ }}",
@@ -105,3 +105,33 @@ def test_a_language_without_a_file_falls_back_to_english(tmp_path):
     assert renderer.render("greeting", {"business_name": "ACME"}, 0, "de").text == "Hallo ACME"
     assert renderer.render("goodbye", {}, 0, "de").text == "Bye"
     assert renderer.render("greeting", {"business_name": "ACME"}, 0, "fr").text == "Hello ACME"
+
+
+def test_an_unset_business_name_reads_right_in_every_language():
+    """[templates] business_name unset (none): every variant of every template, in every language, words the
+    sentence without the name: no "None", no English placeholder in another language, no gap before punctuation."""
+    renderer = Renderer()
+    ctx = {**sample_context(LABELS), "business_name": None}
+    checked = 0
+    for (language, key), variants in renderer._variants.items():
+        for pick in range(len(variants)):
+            text = renderer.render(key, ctx, pick, language or "en").text
+            assert "None" not in text, (language, key, text)
+            assert "  " not in text and " ." not in text and " ," not in text, (language, key, text)
+            if language:
+                assert "our team" not in text and "ACME" not in text, (language, key, text)
+            checked += 1
+    assert checked > 150
+    named = renderer.render("greeting", {**ctx, "business_name": "ACME"}, 0, "de").text
+    assert "von ACME" in named and renderer.render("greeting", ctx, 0, "de").text.startswith(
+        "Hallo! Ich bin der Feedback-Assistent.")
+
+
+def test_the_check_finds_a_template_that_shows_none_when_the_name_is_unset(tmp_path):
+    bad = _dir(tmp_path, {"greeting.j2": "Hello from {{ business_name }}",
+                          **{f"{key}.j2": "ok" for key in (*FIXED_KEYS, "default_high", "default_low")
+                             if key != "greeting"}})
+    with pytest.raises(TemplateSetError, match=r'greeting.j2 variant 1: shows "None" when business_name is unset'):
+        Renderer(bad).check(LABELS)
+    (bad / "greeting.j2").write_text('Hello from {{ business_name or "us" }}')
+    assert Renderer(bad).check(LABELS)

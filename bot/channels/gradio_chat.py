@@ -238,9 +238,11 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         if chat_state and chat_state.get("nonce"):
             bot.withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
 
-    business = bot.config.templates.business_name
-    with gr.Blocks(title=f"{title} · {business}", analytics_enabled=False, fill_height=True) as page:
-        gr.HTML(f'<header class="fb-header"><h1>Feedback for {html.escape(business)}</h1>'
+    business = bot.config.templates.business_name.strip()     # empty = unset: the page names nobody
+    heading = f"Feedback for {business}" if business else "Your feedback"
+    with gr.Blocks(title=f"{title} · {business}" if business else title, analytics_enabled=False,
+                   fill_height=True) as page:
+        gr.HTML(f'<header class="fb-header"><h1>{html.escape(heading)}</h1>'
                 "<p>Tell us how we did. Your messages and ratings are stored to improve our service; please "
                 "don't share card numbers or passwords. Rate any reply with thumbs up or down.</p></header>",
                 padding=False)
