@@ -166,7 +166,7 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
                  validation: tuple[list[str], list[str]] | None = None) -> dict:
     started = time.perf_counter()
     logits = clf.logits(texts)
-    probs = softmax(logits, clf.temperature)
+    probs = clf.probabilities(logits)
     labels = clf.labels
     score = BASELINES[s.baseline](texts)
     out = {"n": len(texts), "language": s.language, "domain": s.domain, "classes": s.classes,

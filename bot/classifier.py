@@ -21,7 +21,8 @@ WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my 
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 8, threads: int | None = None,
                  backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print,
-                 max_chunks: int = 8, temperatures: dict[str, float] | None = None):
+                 max_chunks: int = 8, temperatures: dict[str, float] | None = None,
+                 biases: dict[str, dict[str, float]] | None = None):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
@@ -65,12 +66,30 @@ class Classifier:
         elif temperatures:
             log(f"warning: [model] temperatures has no entry for this model ({self.version}); serving its own "
                 f"temperature {self.temperature:g} (entries for: {', '.join(sorted(temperatures))})")
+        # Per-class biases fitted together with that temperature (softmax(logits / T + bias)); 0 for a label with none.
+        self.bias = np.zeros(len(self.labels))
+        self.biases: dict[str, float] = {}
+        if biases and self.version in biases:
+            if self.temperature_source == "model":
+                raise ValueError(f"[model] biases has an entry for {self.version} but [model] temperatures has none: "
+                                 "they are fitted together (`feedbackbot calibrate` prints both)")
+            entry = {str(k): float(v) for k, v in biases[self.version].items()}
+            unknown = sorted(set(entry) - set(self.labels))
+            if unknown:
+                raise ValueError(f"[model] biases for {self.version}: label(s) {unknown} are not the model's "
+                                 f"({', '.join(self.labels)})")
+            if not all(np.isfinite(v) for v in entry.values()):
+                raise ValueError(f"[model] biases for {self.version}: {entry} has a value that is not a number")
+            self.biases = entry
+            self.bias = np.array([entry.get(label, 0.0) for label in self.labels])
+            log(f"class biases {entry} from [model] biases")
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
-                   model.min_agreement, model.recheck_margin, log, model.max_chunks, model.temperatures)
+                   model.min_agreement, model.recheck_margin, log, model.max_chunks, model.temperatures,
+                   model.biases)
 
     def warm_up(self) -> float:
         started = time.perf_counter()
@@ -105,8 +124,12 @@ class Classifier:
             weight[i] += len(x)
         return out / weight[:, None]
 
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of logits: softmax(logits / T + bias) with the temperature (and biases) served."""
+        return softmax(np.asarray(logits, dtype=np.float64) / self.temperature + self.bias)
+
     def predict(self, texts: list[str]) -> list[Prediction]:
-        probs = softmax(self.logits(texts), self.temperature)
+        probs = self.probabilities(self.logits(texts))
         return [Prediction(label=self.labels[int(row.argmax())],
                            probabilities={name: float(p) for name, p in zip(self.labels, row)}) for row in probs]
 

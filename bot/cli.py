@@ -112,12 +112,20 @@ def cmd_calibrate(args) -> int:
     _log("note: rows a person corrected are mostly messages the model was unsure of or got wrong; the fitted "
          "temperature is only as representative as the sample (best: a random sample of traffic, labelled)")
     classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), cfg.model, _log)
-    result = calibrate(classifier, list(ds["text"]), [names[i] for i in ds["label"]])
+    result = calibrate(classifier, list(ds["text"]), [names[i] for i in ds["label"]], args.calibrator)
     _log(f"{result.messages} labelled messages ({', '.join(result.classes)}); model {result.model_version}")
-    _log(f"ECE on messages each temperature was not fitted on (two folds): model's own temperature "
-         f"{classifier.model_temperature:g}: {result.ece_model:.3f}; fitted: {result.ece_calibrated:.3f}")
-    _log(f"temperature {result.temperature:.4f}; add to the bot's config file (if it already has a "
-         "[model.temperatures] table, add only the second line to it):")
+    _log("on messages each calibration was not fitted on (two folds): log-loss / ECE / accuracy")
+    shown = {"model": f"model's own temperature {classifier.model_temperature:g}", "temperature": "temperature",
+             "temperature+bias": "temperature + class biases"}
+    for name, held in result.held_out.items():
+        chosen = "   <- chosen" if name == result.method else ""
+        _log(f"  {shown[name]:<34} {held.nll:.3f} / {held.ece:.3f} / {held.accuracy:.3f}{chosen}")
+    if result.biases:
+        _log("the biases move decisions as well as confidence: this model leans on your messages, and correcting "
+             "the lean predicted held-out messages better")
+    _log(f"temperature {result.temperature:.4f}" + (f", biases {', '.join(f'{k} {v:+.3f}' for k, v in result.biases.items())}"
+                                                     if result.biases else "") +
+         "; add to the bot's config file (if it already has a [model.temperatures] table, add only its entry):")
     print(result.toml(), end="")
     return 0
 
@@ -379,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--text-column")
     cal.add_argument("--label-column")
     cal.add_argument("--encoding", default="utf-8")
+    cal.add_argument("--calibrator", choices=("auto", "temperature", "temperature+bias"), default="auto",
+                     help="auto (default): the one that predicts held-out messages better (log-loss)")
     cal.set_defaults(handler=cmd_calibrate)
 
     templates = sub.add_parser("templates", help="response templates")

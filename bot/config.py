@@ -45,6 +45,9 @@ class ModelConfig:
     # Temperatures fitted on this business's own labelled messages by `feedbackbot calibrate`, keyed by the model
     # version they were fitted for (a model without an entry serves with its own temperature).
     temperatures: dict[str, float] = field(default_factory=dict)
+    # Per-class logit biases fitted together with that temperature (`feedbackbot calibrate` chose "temperature +
+    # bias"), keyed by model version, then label: probabilities are softmax(logits / T + bias).
+    biases: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

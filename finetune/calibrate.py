@@ -108,3 +108,32 @@ def confidence_thresholds(probs: np.ndarray, labels: np.ndarray, names: list[str
     precision = float((pred[confident] == labels[confident]).mean()) if covered else None
     return {"target_precision": target_precision, "thresholds": thresholds,
             "coverage": covered / max(len(labels), 1), "precision": precision}
+
+
+def fit_temperature_and_bias(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200,
+                             l2: float = 1e-3) -> tuple[float, np.ndarray]:
+    """T > 0 and one bias per class minimising validation NLL of softmax(logits / T + bias).
+
+    The bias absorbs a shift of the label prior between the training mix and a domain (a shop whose customers are
+    mostly happy), which a temperature alone cannot. A small L2 penalty pins the biases (softmax ignores a common
+    shift) and keeps them near 0 when the data says nothing."""
+    import torch
+
+    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp() + bias, y) + l2 * (bias ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.exp().item())
+    b = bias.detach().numpy().copy()
+    if not np.isfinite(t) or t <= 0 or not np.isfinite(b).all():
+        raise ArithmeticError(f"temperature and bias fit diverged (T={t}, bias={b})")
+    return t, b - b.mean()

@@ -1,4 +1,5 @@
-"""`feedbackbot calibrate`: a temperature fitted on a business's own labelled messages, served by model version."""
+"""`feedbackbot calibrate`: a temperature (and class biases where the model leans) fitted on a business's own labelled
+messages, served by model version."""
 
 import numpy as np
 import pytest
@@ -36,6 +37,9 @@ def test_the_fitted_temperature_undoes_overconfidence_on_messages_it_was_not_fit
     assert result.ece_model > 0.15 and result.ece_calibrated < 0.04
     assert result.messages == 4000 and result.classes == model.labels
     assert result.toml() == f'[model.temperatures]\n"overconfident:1" = {result.temperature:.4f}\n'
+    # no lean in these messages: the biases' held-out gain is noise, so the simpler temperature is kept
+    assert result.method == "temperature" and result.biases == {}
+    assert set(result.held_out) == {"model", "temperature", "temperature+bias"}
 
 
 def test_binary_labels_calibrate_the_two_polar_columns_and_bad_sets_are_refused():
@@ -76,7 +80,8 @@ def test_calibrate_command_prints_the_config_lines_and_refuses_bad_data(tiny_mod
     version = Classifier(tiny_model_dir).version
     assert out.startswith(f'[model.temperatures]\n"{version}" = ')
     assert float(out.split("=")[1]) > 0
-    assert "300 labelled messages" in err and "ECE on messages each temperature was not fitted on" in err
+    assert "300 labelled messages" in err and "on messages each calibration was not fitted on" in err
+    assert "<- chosen" in err
     few = write_csv(tmp_path / "few.csv", [{"text": f"msg {i}", "label": "positive" if i % 2 else "negative"}
                                           for i in range(20)])
     assert main(["calibrate", "--data", str(few), "--model", str(tiny_model_dir)]) == 2
@@ -106,3 +111,56 @@ def test_the_printed_key_is_valid_toml_for_any_version_and_an_unmatched_table_is
     clf = Classifier(tiny_model_dir, temperatures={"someone-else:abc:123": 9.0}, log=logged.append)
     assert clf.temperature_source == "model"
     assert any("no entry for this model" in line and "someone-else:abc:123" in line for line in logged)
+
+
+class LeaningModel(OverconfidentModel):
+    """Leans positive on this domain (as the default model does on Dutch reviews): +1.5 on positive, -1.5 on
+    negative, on top of being overconfident."""
+    version = "leaning:1"
+
+    def logits(self, texts):
+        return super().logits(texts) + np.array([-1.5, 0.0, 1.5])
+
+
+def test_a_lean_is_corrected_by_biases_chosen_on_held_out_messages_and_served(tiny_model_dir, tmp_path):
+    import tomllib
+
+    model = LeaningModel()
+    result = calibrate(model, model.texts, model.truth)
+    assert result.method == "temperature+bias"
+    assert result.biases["negative"] - result.biases["positive"] > 0.5            # leans back towards negative
+    held = result.held_out
+    assert held["temperature+bias"].nll < held["temperature"].nll
+    assert held["temperature+bias"].accuracy > held["temperature"].accuracy + 0.02
+    assert held["temperature+bias"].ece < 0.04 and result.ece_calibrated == held["temperature+bias"].ece
+    forced = calibrate(model, model.texts, model.truth, method="temperature")
+    assert forced.biases == {} and forced.ece_calibrated == held["temperature"].ece
+    table = tomllib.loads(result.toml())["model"]
+    assert table["biases"] == {"leaning:1": {k: round(v, 4) for k, v in result.biases.items()}}
+
+    # served: probabilities are softmax(logits / T + bias) for that model version only
+    own = Classifier(tiny_model_dir)
+    texts = ["the delivery was late again", "love the new app"]
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n'
+                      f'[model.biases."{own.version}"]\nnegative = 1.0\npositive = -1.0\n')
+    served = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    assert served.biases == {"negative": 1.0, "positive": -1.0}
+    expected = softmax(own.logits(texts) / 2.0 + np.array([served.biases.get(k, 0.0) for k in own.labels]))
+    got = [[p.probabilities[label] for label in own.labels] for p in served.predict(texts)]
+    assert np.allclose(got, expected, atol=1e-6)
+    config.write_text(f'[model.biases."{own.version}"]\nnegative = 1.0\n')
+    with pytest.raises(ValueError, match="temperatures has none"):
+        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n[model.biases."{own.version}"]\nangry = 1.0\n')
+    with pytest.raises(ValueError, match=r"\['angry'\] are not the model's"):
+        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+
+
+def test_bias_pays_off_only_beyond_chance():
+    from bot.domain_calibration import bias_pays_off
+
+    rng = np.random.default_rng(0)
+    base = rng.exponential(0.5, 400)
+    assert not bias_pays_off(base, base + rng.normal(0, 0.05, 400))       # noise either way
+    assert bias_pays_off(base, base - 0.05 + rng.normal(0, 0.05, 400))    # a steady gain

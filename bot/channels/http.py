@@ -161,6 +161,8 @@ class HealthOut(BaseModel):
     temperature: float = Field(description="the confidence temperature served: the model's own, or one fitted on "
                                "this business's messages (`feedbackbot calibrate`, [model] temperatures)")
     temperature_source: str = Field(description='"model" or "[model] temperatures"')
+    biases: dict[str, float] = Field(default_factory=dict, description="per-class logit biases served with that "
+                                     "temperature ([model] biases, from `feedbackbot calibrate`); empty: none")
     outbox_pending: int | None = Field(default=None, description="hand-off notifications not yet delivered "
                                        "(null when the store cannot be read)")
 
@@ -359,6 +361,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
         classifier = bot.classifier
         return {"status": "ok", "model": classifier.version, "labels": classifier.labels,
                 "temperature": classifier.temperature, "temperature_source": classifier.temperature_source,
+                "biases": classifier.biases,
                 "outbox_pending": pending}
 
     @app.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False)
