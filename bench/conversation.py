@@ -130,7 +130,7 @@ def confirmation_report(model: str, seed: int = 0) -> dict:
         answers.append(rng.choice(others) if others else rows[i]["text"])
     alone = classifier.predict(answers) if answers else []
     joined = classifier.predict([f"{rows[i]['text']}\n{a}" for i, a in zip(unsure, answers)]) if answers else []
-    second = {"combined": {i: combine_evidence(first[i], a, classifier.label_prior) for i, a in zip(unsure, alone)},
+    second = {"combined": {i: combine_evidence(first[i], a, classifier.served_prior) for i, a in zip(unsure, alone)},
               "concatenated": dict(zip(unsure, joined))}
 
     def summary(indices: list[int], reading: dict) -> dict:

@@ -28,7 +28,6 @@ class Classifier:
         self.meta = read_meta(self.model_dir)
         self.token_ids = TokenIds(self.model_dir)
         self.threads = threads or default_threads()
-        self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, recheck_margin, log)
         config = _label_config(self.model_dir)
         self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         if self.meta.get("labels") and self.meta["labels"] != self.labels:
@@ -83,6 +82,9 @@ class Classifier:
             self.biases = entry
             self.bias = np.array([entry.get(label, 0.0) for label in self.labels])
             log(f"class biases {entry} from [model] biases")
+        # Opened last: an int8 backend re-checks near ties where the served decision is (logits + T * bias).
+        self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, recheck_margin, log,
+                                    decision_offset=self.temperature * self.bias if self.biases else None)
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
@@ -123,6 +125,18 @@ class Classifier:
             out[i] += len(x) * flat[row]
             weight[i] += len(x)
         return out / weight[:, None]
+
+    @property
+    def served_prior(self) -> dict[str, float] | None:
+        """The label prior the served probabilities hold once each: the training shares (uniform when unknown)
+        times exp(bias), normalised. What combining two readings divides out (policy.combine_evidence), so a
+        business's biases count once, not twice; None = uniform."""
+        if not self.biases:
+            return self.label_prior
+        base = np.array([self.label_prior[label] for label in self.labels]) if self.label_prior \
+            else np.full(len(self.labels), 1.0 / len(self.labels))
+        weights = base * np.exp(self.bias)
+        return {label: float(w) for label, w in zip(self.labels, weights / weights.sum())}
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of logits: softmax(logits / T + bias) with the temperature (and biases) served."""

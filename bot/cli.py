@@ -120,12 +120,16 @@ def cmd_calibrate(args) -> int:
     for name, held in result.held_out.items():
         chosen = "   <- chosen" if name == result.method else ""
         _log(f"  {shown[name]:<34} {held.nll:.3f} / {held.ece:.3f} / {held.accuracy:.3f}{chosen}")
-    if result.biases:
+    if result.biases and args.calibrator == "auto":
         _log("the biases move decisions as well as confidence: this model leans on your messages, and correcting "
              "the lean predicted held-out messages better")
+    if not result.biases and result.model_version in cfg.model.biases:
+        _log(f'remove [model.biases."{result.model_version}"] from the config: those biases were fitted with '
+             "another temperature, and this calibration has none")
     _log(f"temperature {result.temperature:.4f}" + (f", biases {', '.join(f'{k} {v:+.3f}' for k, v in result.biases.items())}"
                                                      if result.biases else "") +
-         "; add to the bot's config file (if it already has a [model.temperatures] table, add only its entry):")
+         "; add to the bot's config file (an existing [model.temperatures] table takes the entry line; replace an "
+         "earlier entry for this version" + (", and its biases table" if result.biases else "") + "):")
     print(result.toml(), end="")
     return 0
 
@@ -144,7 +148,8 @@ def cmd_templates_check(args) -> int:
             _log(f"(no model labels: {exc}); checking negative,neutral,positive")
         labels = labels or ["negative", "neutral", "positive"]
     renderer = Renderer(cfg.templates.directory or None)
-    for line in renderer.check(labels):
+    # as the bot checks at start: the no-name rendering too while [templates] business_name is unset
+    for line in renderer.check(labels, unnamed=not cfg.templates.business_name.strip()):
         print(line)
     print(f"ok: {len(renderer.keys())} templates in {renderer.directory} render for labels {', '.join(labels)}")
     return 0
@@ -266,7 +271,7 @@ def _parser_with_config(config_help: str):
 
 
 def cmd_models(args) -> int:
-    from .core import load_classifier
+    from .core import load_classifier, without_business_calibration
     from .registry import Registry, evaluate
     from .store import Store
 
@@ -282,7 +287,8 @@ def cmd_models(args) -> int:
         from finetune.data import load_labelled
         from finetune.config import DataConfig
 
-        classifier = load_classifier(str(args.dir), cfg, _log)
+        # scored with the model's own temperature: the registry compares models, not this config's calibration
+        classifier = load_classifier(str(args.dir), without_business_calibration(cfg), _log)
         suites = {}
         for item in args.suite or []:
             name, _, path = item.partition("=")

@@ -99,7 +99,12 @@ class Bot:
         # worth of waiting requests at once; the classifier sorts them by length into passes of `batch_size`.
         self.batcher = (MicroBatcher(lambda texts: self.classifier.predict(texts), window,
                                      4 * max(1, config.model.batch_size)) if window > 0 else None)
-        self.renderer.check(classifier.labels)  # refuse to start on a broken or incomplete template set
+        name = config.templates.business_name.strip()
+        # refuse to start on a broken or incomplete template set (and, with no business name, on one that needs it)
+        self.renderer.check(classifier.labels, unnamed=not name)
+        if name.lower() == "our team":
+            log.warning('[templates] business_name = "our team" (the old default) is inserted as is into every '
+                        "language's replies; leave it empty for each language's own wording, or set your name")
         conv = config.conversation
         custom = [Example(text, k.name) for k in conv.kinds for text in k.examples]
         unknown = [k.name for k in conv.kinds if not k.name or not k.examples or not (k.reply or k.replies)]
@@ -256,7 +261,7 @@ class Bot:
         if len(parts) > 1:
             extra += parts
         predicted = classifier.predict(extra) if extra else []
-        context = combine_evidence(predicted.pop(0), prediction, classifier.label_prior) if before else None
+        context = combine_evidence(predicted.pop(0), prediction, classifier.served_prior) if before else None
         clauses = [Clause(part, p) for part, p in zip(parts, predicted)] if len(parts) > 1 else []
         return prediction, context, clauses
 
@@ -342,6 +347,15 @@ class Bot:
         """Withdraw whatever this conversation stored that the client no longer shows (Gradio's undo, retry)."""
         cid = conversation_id(_check_session(session))
         return self.store.withdraw(cid, [m["id"] for m in self.store.history(cid) if m["id"] not in shown])
+
+
+def without_business_calibration(config: BotConfig) -> BotConfig:
+    """``config`` with no [model] temperatures or biases: for comparing models with each other (the registry's
+    scores, retrain's report), where a business's calibration fitted for one version would tilt the comparison
+    (biases move decisions) and would not carry over to the other anyway."""
+    from dataclasses import replace
+
+    return replace(config, model=replace(config.model, temperatures={}, biases={}))
 
 
 def load_classifier(path: str, config: BotConfig, log_fn=print) -> Classifier:

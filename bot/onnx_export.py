@@ -203,22 +203,29 @@ def default_threads() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def recheck_near_ties(logits: np.ndarray, inputs: dict[str, np.ndarray], run_float, margin: float) -> int:
+def recheck_near_ties(logits: np.ndarray, inputs: dict[str, np.ndarray], run_float, margin: float,
+                      offset: np.ndarray | None = None) -> int:
     """Re-run on the float graph (``run_float``) the rows whose top two logits are closer than ``margin``, in
-    place; returns how many rows were re-run."""
+    place; returns how many rows were re-run. ``offset``: what the decision adds to the logits (temperature x the
+    served class biases, as argmax(logits / T + bias) = argmax(logits + T * bias)), so ties are found where the
+    served decision is, not where the raw logits tie."""
     if margin <= 0 or logits.shape[1] < 2:
         return 0
-    top2 = np.partition(logits, -2, axis=1)[:, -2:]
+    decided = logits if offset is None else logits + offset
+    top2 = np.partition(decided, -2, axis=1)[:, -2:]
     rows = np.flatnonzero(top2[:, 1] - top2[:, 0] < margin)
     if rows.size:
         logits[rows] = run_float({name: value[rows] for name, value in inputs.items()})
     return int(rows.size)
 
 
-def probe_agreement(run_int8, run_float, tokens: TokenIds, max_length: int = 128) -> float:
-    """Share of the probe messages on which ``run_int8`` (with its re-check) picks the float graph's label."""
+def probe_agreement(run_int8, run_float, tokens: TokenIds, max_length: int = 128,
+                    offset: np.ndarray | None = None) -> float:
+    """Share of the probe messages on which ``run_int8`` (with its re-check) picks the float graph's label (the
+    label served: after ``offset``, see recheck_near_ties)."""
     inputs = encode(tokens, probe_messages(), max_length)
-    return float((run_int8(inputs).argmax(1) == run_float(inputs).argmax(1)).mean())
+    shift = 0.0 if offset is None else offset
+    return float(((run_int8(inputs) + shift).argmax(1) == (run_float(inputs) + shift).argmax(1)).mean())
 
 
 def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) -> Path:

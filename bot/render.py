@@ -117,9 +117,12 @@ class Renderer:
             raise TemplateSetError(f"{found[1]}.j2 ({found[0] or 'default'}): {exc}") from None
         return Rendered(text=text.strip(), html=html_text.strip(), template=found[1])
 
-    def check(self, labels: list[str]) -> list[str]:
+    def check(self, labels: list[str], unnamed: bool = True) -> list[str]:
         """Render every variant of every template (every language) with sample context; report which file answers
-        each needed key and which keys each language leaves to English (raises on problems)."""
+        each needed key and which keys each language leaves to English (raises on problems). ``unnamed``: also
+        render with no business name (as served when ``[templates] business_name`` is unset) and fail where a
+        template would show "None"; a bot whose business has a name skips that pass, so a template set written
+        for one named business keeps working."""
         needed = [f"{label}_{band}" for label in labels for band in (HIGH, LOW)] + list(FIXED_KEYS)
         problems, report = [], []
         for key in needed:
@@ -137,11 +140,13 @@ class Renderer:
         named = sample_context(labels)
         # An unset [templates] business_name reaches templates as none: each sentence must read without it
         # ({{ business_name or "us" }}), else the customer would see "None" (or an empty gap).
-        unnamed = {**named, "business_name": None}
+        unnamed_ctx = {**named, "business_name": None}
+        contexts = (named, unnamed_ctx) if unnamed else (named,)
         for (language, key), variants in self._variants.items():
             for i in range(len(variants)):
                 name = f"{language + '/' if language else ''}{key}.j2 variant {i + 1}"
-                for ctx in (named, unnamed):
+                nones = {}
+                for ctx in contexts:
                     for escape in (False, True):
                         try:
                             out = self._compiled[((language, key), escape, i)].render(**ctx)
@@ -151,10 +156,10 @@ class Renderer:
                         if not out.strip():
                             problems.append(f"{name}: renders empty")
                             break
-                        if ctx is unnamed and re.search(r"\bNone\b", out):
-                            problems.append(f'{name}: shows "None" when business_name is unset; write a fallback, '
-                                            'e.g. {{ business_name or "us" }}')
-                            break
+                        nones[ctx is named] = len(re.findall(r"\bNone\b", out))
+                if nones.get(False, 0) > nones.get(True, 0):     # more "None"s than the named rendering has
+                    problems.append(f'{name}: shows "None" when business_name is unset; write a fallback, '
+                                    'e.g. {{ business_name or "us" }}')
         if problems:
             raise TemplateSetError("template check failed:\n  " + "\n  ".join(dict.fromkeys(problems)))
         return report

@@ -132,6 +132,9 @@ def write_report(out: Path, counts: dict, suites: dict[str, tuple[float, float]]
     lines = [f"# Retrain: {candidate_version} vs {serving_version}", "",
              f"New labels: {counts['train']} for training ({', '.join(f'{k} {v}' for k, v in counts['sources'].items())}),"
              f" {counts['holdout']} newest held out.", "",
+             "Both models are scored with their own temperature (no `[model] temperatures` / `biases` from the bot's "
+             "config: those are fitted for one version). A candidate serves with its own until `feedbackbot "
+             "calibrate` is run for it.", "",
              "| suite | serving | candidate | change |", "|---|---|---|---|",
              *[f"| {n} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" for n, (a, b) in suites.items()], "",
              "![serving vs candidate](retrain_report.png)", ""]
@@ -156,15 +159,17 @@ def retrain(store: Store, serving_dir: Path, out: Path, bot_config, holdout_days
     """Collect, fine-tune, compare; returns the comparison (also written to OUT/retrain_report.md)."""
     from finetune.pipeline import run
 
-    from .core import load_classifier
+    from .core import load_classifier, without_business_calibration
     from .registry import evaluate
 
     out = Path(out)
     counts = collect_labels(store, out, holdout_days, include_model)
     log(f"new labels: {counts['train']} to train on, {counts['holdout']} held out by time")
     meta = run(recipe(Path(serving_dir), out, Path(counts["paths"]["train"]), epochs), log=log)
-    serving = load_classifier(str(serving_dir), bot_config, log)
-    candidate = load_classifier(str(out / "model"), bot_config, log)
+    # model against model, each with its own temperature: [model] temperatures / biases are fitted for one version
+    compared = without_business_calibration(bot_config)
+    serving = load_classifier(str(serving_dir), compared, log)
+    candidate = load_classifier(str(out / "model"), compared, log)
     serving_meta = read_meta(Path(serving_dir))
     with open(counts["paths"]["holdout"], encoding="utf-8", newline="") as fh:
         held_rows = list(csv.DictReader(fh))

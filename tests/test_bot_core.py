@@ -69,7 +69,7 @@ def test_a_follow_up_answer_is_read_together_with_the_message_it_follows_up(tiny
     first = bot.reply("s4b", first_text)
     more = bot.reply("s4b", answer_text, in_reply_to=first.message_id)
     alone = bot.classifier.predict([first_text, answer_text])
-    expected = combine_evidence(alone[0], alone[1], bot.classifier.label_prior)
+    expected = combine_evidence(alone[0], alone[1], bot.classifier.served_prior)
     assert more.prediction.probabilities == pytest.approx(expected.probabilities)
     assert more.prediction.probabilities != pytest.approx(alone[1].probabilities)
     stored = list(bot.store.iter_messages())[-1]

@@ -164,3 +164,43 @@ def test_bias_pays_off_only_beyond_chance():
     base = rng.exponential(0.5, 400)
     assert not bias_pays_off(base, base + rng.normal(0, 0.05, 400))       # noise either way
     assert bias_pays_off(base, base - 0.05 + rng.normal(0, 0.05, 400))    # a steady gain
+
+
+def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir):
+    from bot.policy import Prediction, combine_evidence
+
+    own = Classifier(tiny_model_dir)
+    biased = Classifier(tiny_model_dir, temperatures={own.version: 1.0}, biases={own.version: {"negative": 1.5,
+                                                                                               "positive": -1.5}},
+                        log=lambda *_: None)
+    prior = biased.served_prior
+    base = own.label_prior or {label: 1 / 3 for label in own.labels}
+    expected = {k: base[k] * np.exp({"negative": 1.5, "positive": -1.5}.get(k, 0.0)) for k in own.labels}
+    assert prior == pytest.approx({k: v / sum(expected.values()) for k, v in expected.items()})
+    # an answer that says nothing (its probabilities are the prior itself) leaves the first reading as it was
+    first = biased.predict(["the delivery was late again"])[0]
+    combined = combine_evidence(first, Prediction(max(prior, key=prior.get), prior), prior)
+    assert combined.probabilities == pytest.approx(first.probabilities)
+    assert own.served_prior == own.label_prior                         # no biases: the training shares
+
+
+def test_recalibrating_to_temperature_only_says_to_remove_the_old_biases(tiny_model_dir, tmp_path, capsys):
+    version = Classifier(tiny_model_dir).version
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[model.temperatures]\n"{version}" = 1.5\n[model.biases."{version}"]\nnegative = 0.7\n')
+    assert main(["calibrate", "--config", str(config), "--data", str(SAMPLE), "--model", str(tiny_model_dir),
+                 "--calibrator", "temperature"]) == 0
+    out, err = capsys.readouterr()
+    assert f'remove [model.biases."{version}"]' in err and "[model.biases" not in out
+    assert "leans on your messages" not in err                     # forced, not chosen: no claim about a lean
+
+
+def test_models_are_compared_without_a_business_calibration(tiny_model_dir, tmp_path):
+    from bot.config import BotConfig
+    from bot.core import without_business_calibration
+
+    cfg = BotConfig()
+    cfg.model.temperatures, cfg.model.biases = {"v": 2.0}, {"v": {"negative": 1.0}}
+    plain = without_business_calibration(cfg)
+    assert plain.model.temperatures == {} and plain.model.biases == {}
+    assert cfg.model.biases == {"v": {"negative": 1.0}} and plain.model.max_length == cfg.model.max_length

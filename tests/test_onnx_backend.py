@@ -66,6 +66,29 @@ def test_recheck_near_ties_reruns_exactly_the_close_rows():
     assert (logits[[0, 3]] == 7.0).all() and logits[1, 0] == 3.0 and logits[2, 2] == np.float32(0.8)
 
 
+def test_near_ties_are_found_where_the_served_decision_is_with_class_biases(tiny_model_dir):
+    """Served biases move the decision: argmax(logits / T + bias) = argmax(logits + T * bias), so the re-check looks
+    for ties there, and the classifier hands the int8 backend that offset."""
+    logits = np.array([[2.0, 0.0, 0.0], [2.0, 0.0, 1.9]], dtype=np.float32)
+    inputs = {"input_ids": np.arange(2)[:, None]}
+    seen = []
+
+    def run_float(batch):
+        seen.append(batch["input_ids"][:, 0].tolist())
+        return np.zeros((len(batch["input_ids"]), 3), dtype=np.float32)
+
+    # with +2 on the first class row 0's decision is clear and row 1's (4.0 vs 1.9) too; with -2: 0.0 vs 0.0 and 1.9
+    assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5, offset=np.array([2.0, 0.0, 0.0])) == 0
+    assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5, offset=np.array([-2.0, 0.0, 0.0])) == 1
+    assert seen == [[0]]
+    own = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", log=lambda *_: None)
+    biased = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", log=lambda *_: None,
+                        temperatures={own.version: 2.0}, biases={own.version: {"negative": 0.5}})
+    assert own.backend.decision_offset is None
+    assert np.allclose(biased.backend.decision_offset, 2.0 * np.array([0.5 if k == "negative" else 0.0
+                                                                       for k in own.labels]))
+
+
 def test_int8_with_every_row_rechecked_equals_the_float_graph(tiny_model_dir):
     """The re-check really runs the float graph: with an infinite margin every row is re-run, so int8 == float."""
     float_clf = Classifier(tiny_model_dir, max_length=48, backend="onnx", log=lambda *_: None)

@@ -168,7 +168,7 @@ class HealthOut(BaseModel):
 
 
 class ConfigOut(BaseModel):
-    business_name: str
+    business_name: str = Field(description='[templates] business_name; "" when unset (clients show their own title)')
     max_message_chars: int
     labels: list[str]
 
