@@ -104,6 +104,8 @@ def main() -> None:
             texts, truth = load_set(s, data_dir, args.imdb_limit or None, args.limit, part=part)
             logits = cached_logits(clf, cache, f"{s.name}-{part}-{args.imdb_limit}-{args.limit}", texts)
             parts[part] = on_columns(logits, clf.labels, THREE if s.classes == 3 else ["negative", "positive"], truth)
+            if part == "test":
+                served_logits, served_truth = logits, np.array([clf.labels.index(t) for t in truth])
         (val_x, val_y), (test_x, test_y) = parts["validation"], parts["test"]
         names = THREE if s.classes == 3 else ["negative", "positive"]
         t_domain = fit_temperature(val_x, val_y)
@@ -128,6 +130,14 @@ def main() -> None:
             row[key] = {"ece": expected_calibration_error(p, test_y), "accuracy": float((p.argmax(1) == test_y).mean()),
                         "floor_mean": floor_mean, "floor_p95": floor_p95}
         diagrams[s.name] = {name: reliability(p, test_y) for name, p in calibrated.items()}
+        if s.classes == 2:
+            # as the bot answers: all three columns (neutral keeps bias 0); a neutral answer counts as wrong here
+            full_bias = np.array([chosen_bias[names.index(k)] if k in names else 0.0 for k in clf.labels])
+            served = {"model T": softmax(served_logits, clf.temperature),
+                      "calibrate": softmax(served_logits / chosen_t + full_bias, 1.0)}
+            row["served_three_columns"] = {name: {"accuracy": float((q.argmax(1) == served_truth).mean()),
+                                                  "neutral_share": float((q.argmax(1) == clf.labels.index("neutral")).mean())}
+                                           for name, q in served.items()}
         results[s.name] = row
         print(f"{s.name}: ECE model T {row['model_t']['ece']:.3f} · domain T {row['domain_t']['ece']:.3f} · "
               f"T+bias {row['domain_t_bias']['ece']:.3f} · calibrate ({method}) {row['calibrate']['ece']:.3f} "
@@ -159,7 +169,18 @@ def markdown(report: dict) -> str:
             "their held-out log-loss gain exceeds two standard errors).\n\n"
             "| set | lang | n test | ECE model T | ECE domain T | ECE domain T + bias | ECE `calibrate` (its choice) | "
             "noise floor of that: mean / p95 | accuracy model T → `calibrate` |\n"
-            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n" + served_rows(report))
+
+
+def served_rows(report: dict) -> str:
+    rows = [f"| {name} | {r['served_three_columns']['model T']['accuracy']:.3f} → "
+            f"{r['served_three_columns']['calibrate']['accuracy']:.3f} | "
+            f"{r['served_three_columns']['calibrate']['neutral_share']:.1%} |"
+            for name, r in report["results"].items() if "served_three_columns" in r]
+    return ("\nBinary sets above are read through the two polar columns (as bench/accuracy.py reads them). The bot "
+            "itself answers from all three (neutral keeps bias 0); counting a neutral answer as wrong:\n\n"
+            "| binary set | accuracy, model T → `calibrate`, three columns | answered neutral after `calibrate` |\n"
+            "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def plot(diagrams: dict, path: Path) -> None:

@@ -111,7 +111,10 @@ def cmd_calibrate(args) -> int:
                 "person gave, exported without --include-model")
     _log("note: rows a person corrected are mostly messages the model was unsure of or got wrong; the fitted "
          "temperature is only as representative as the sample (best: a random sample of traffic, labelled)")
-    classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), cfg.model, _log)
+    # fitted on the model's own logits: an earlier (perhaps stale or invalid) calibration in the config plays no part
+    from .core import without_business_calibration
+    model_cfg = without_business_calibration(cfg).model
+    classifier = Classifier.from_config(resolve_model_dir(cfg.model.path, _log), model_cfg, _log)
     result = calibrate(classifier, list(ds["text"]), [names[i] for i in ds["label"]], args.calibrator)
     _log(f"{result.messages} labelled messages ({', '.join(result.classes)}); model {result.model_version}")
     _log("on messages each calibration was not fitted on (two folds): log-loss / ECE / accuracy")

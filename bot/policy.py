@@ -91,9 +91,9 @@ def band(pred: Prediction, cfg: PolicyConfig, model_thresholds: dict[str, float 
 def combine_evidence(before: Prediction, answer: Prediction, prior: dict[str, float] | None = None) -> Prediction:
     """The reading of a follow-up answer together with the message it follows up: two messages of one customer
     about one experience are two pieces of evidence for one label, so (Bayes, the messages taken as independent
-    given the label) p(y | both) is proportional to p(y | before) * p(y | answer) / p(y). ``prior``: the label
-    shares the model was trained on (its calibrated probabilities already hold that prior once each); None or
-    missing labels: uniform. Measured against reading the two messages concatenated (bench/conversation.py): fewer
+    given the label) p(y | both) is proportional to p(y | before) * p(y | answer) / p(y). ``prior``: the prior the
+    served probabilities already hold once each (Classifier.served_prior: the training label shares, times
+    e^bias where a business's class biases are served); None or missing labels: uniform. Measured against reading the two messages concatenated (bench/conversation.py): fewer
     confirmation steps and more of the confident readings right, because a long concatenation dilutes a clear
     answer with the vague message it follows."""
     labels = list(before.probabilities)

@@ -113,7 +113,7 @@ class Renderer:
         try:
             text = self._compiled[(found, False, pick % n)].render(**context)
             html_text = self._compiled[(found, True, pick % n)].render(**context)
-        except TemplateError as exc:
+        except (TemplateError, TypeError) as exc:   # TypeError: e.g. a filter on a none variable
             raise TemplateSetError(f"{found[1]}.j2 ({found[0] or 'default'}): {exc}") from None
         return Rendered(text=text.strip(), html=html_text.strip(), template=found[1])
 
@@ -148,15 +148,16 @@ class Renderer:
                 nones = {}
                 for ctx in contexts:
                     for escape in (False, True):
+                        unset = "" if ctx is named else " (business_name unset)"
                         try:
                             out = self._compiled[((language, key), escape, i)].render(**ctx)
-                        except TemplateError as exc:
-                            problems.append(f"{name}: {exc}")
+                        except (TemplateError, TypeError) as exc:   # TypeError: e.g. `| length` of a none name
+                            problems.append(f"{name}{unset}: {exc}")
                             break
                         if not out.strip():
-                            problems.append(f"{name}: renders empty")
+                            problems.append(f"{name}{unset}: renders empty")
                             break
-                        nones[ctx is named] = len(re.findall(r"\bNone\b", out))
+                        nones[ctx is named] = len(re.findall(r"\bnone\b", out, re.IGNORECASE))   # also | upper
                 if nones.get(False, 0) > nones.get(True, 0):     # more "None"s than the named rendering has
                     problems.append(f'{name}: shows "None" when business_name is unset; write a fallback, '
                                     'e.g. {{ business_name or "us" }}')

@@ -167,7 +167,7 @@ def test_bias_pays_off_only_beyond_chance():
 
 
 def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir):
-    from bot.policy import Prediction, combine_evidence
+    from bot.policy import combine_evidence
 
     own = Classifier(tiny_model_dir)
     biased = Classifier(tiny_model_dir, temperatures={own.version: 1.0}, biases={own.version: {"negative": 1.5,
@@ -177,10 +177,17 @@ def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir)
     base = own.label_prior or {label: 1 / 3 for label in own.labels}
     expected = {k: base[k] * np.exp({"negative": 1.5, "positive": -1.5}.get(k, 0.0)) for k in own.labels}
     assert prior == pytest.approx({k: v / sum(expected.values()) for k, v in expected.items()})
-    # an answer that says nothing (its probabilities are the prior itself) leaves the first reading as it was
-    first = biased.predict(["the delivery was late again"])[0]
-    combined = combine_evidence(first, Prediction(max(prior, key=prior.get), prior), prior)
-    assert combined.probabilities == pytest.approx(first.probabilities)
+    # two readings combined carry the bias once: the same as combining the unbiased readings, then applying it once
+    texts = ["the delivery was late again", "well, it was not great"]
+    plain = Classifier(tiny_model_dir, temperatures={own.version: 1.0}, log=lambda *_: None)   # same T, no biases
+    p1, p2 = biased.predict(texts)
+    q1, q2 = plain.predict(texts)
+    combined = combine_evidence(p1, p2, biased.served_prior).probabilities
+    once = {k: v * np.exp({"negative": 1.5, "positive": -1.5}.get(k, 0.0))
+            for k, v in combine_evidence(q1, q2, plain.served_prior).probabilities.items()}
+    assert combined == pytest.approx({k: v / sum(once.values()) for k, v in once.items()})
+    twice = combine_evidence(p1, p2, plain.served_prior).probabilities     # dividing out the training shares only
+    assert twice["negative"] / twice["positive"] > 10 * combined["negative"] / combined["positive"]
     assert own.served_prior == own.label_prior                         # no biases: the training shares
 
 

@@ -136,5 +136,11 @@ def test_the_check_finds_a_template_that_shows_none_when_the_name_is_unset(tmp_p
     assert Renderer(bad).check(LABELS, unnamed=False)       # a business with a name never serves the no-name text
     (bad / "greeting.j2").write_text('None of our staff should be rude. {{ business_name or "We" }} will check.')
     assert Renderer(bad).check(LABELS)                       # the word itself, named or not, is no problem
+    (bad / "greeting.j2").write_text("Hello from {{ business_name | upper }}")
+    with pytest.raises(TemplateSetError, match='shows "None"'):
+        Renderer(bad).check(LABELS)
+    (bad / "greeting.j2").write_text('Hello from {{ business_name + " team" }}')
+    with pytest.raises(TemplateSetError, match=r"greeting.j2 variant 1 \(business_name unset\): "):
+        Renderer(bad).check(LABELS)
     (bad / "greeting.j2").write_text('Hello from {{ business_name or "us" }}')
     assert Renderer(bad).check(LABELS)
