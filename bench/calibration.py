@@ -108,6 +108,8 @@ def main() -> None:
                 served_logits, served_truth = logits, np.array([clf.labels.index(t) for t in truth])
         (val_x, val_y), (test_x, test_y) = parts["validation"], parts["test"]
         names = THREE if s.classes == 3 else ["negative", "positive"]
+        # both calibrators fitted directly on the whole validation half, so they are reported even where
+        # `calibrate` refuses (too few messages, e.g. German); calibrate's own final fit is the same fit
         t_domain = fit_temperature(val_x, val_y)
         t_bias, bias = fit_temperature_and_bias(val_x, val_y)
         # what `feedbackbot calibrate` (auto) would serve from the validation half: it picks between the two itself

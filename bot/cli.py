@@ -152,8 +152,10 @@ def cmd_templates_check(args) -> int:
         labels = labels or ["negative", "neutral", "positive"]
     renderer = Renderer(cfg.templates.directory or None)
     # as the bot checks at start: the no-name rendering too while [templates] business_name is unset
-    for line in renderer.check(labels, unnamed=not cfg.templates.business_name.strip()):
+    for line in renderer.check(labels, unnamed=cfg.templates.name_unset):
         print(line)
+    if warning := cfg.templates.name_warning():
+        print(f"warning: {warning}")
     print(f"ok: {len(renderer.keys())} templates in {renderer.directory} render for labels {', '.join(labels)}")
     return 0
 

@@ -99,12 +99,10 @@ class Bot:
         # worth of waiting requests at once; the classifier sorts them by length into passes of `batch_size`.
         self.batcher = (MicroBatcher(lambda texts: self.classifier.predict(texts), window,
                                      4 * max(1, config.model.batch_size)) if window > 0 else None)
-        name = config.templates.business_name.strip()
         # refuse to start on a broken or incomplete template set (and, with no business name, on one that needs it)
-        self.renderer.check(classifier.labels, unnamed=not name)
-        if name.lower() == "our team":
-            log.warning('[templates] business_name = "our team" (the old default) is inserted as is into every '
-                        "language's replies; leave it empty for each language's own wording, or set your name")
+        self.renderer.check(classifier.labels, unnamed=config.templates.name_unset)
+        if warning := config.templates.name_warning():
+            log.warning(warning)
         conv = config.conversation
         custom = [Example(text, k.name) for k in conv.kinds for text in k.examples]
         unknown = [k.name for k in conv.kinds if not k.name or not k.examples or not (k.reply or k.replies)]

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from finetune.calibrate import (expected_calibration_error, fit_temperature, fit_temperature_and_bias, on_columns,
-                                softmax)
+from finetune.calibrate import (expected_calibration_error, fit_temperature, fit_temperature_and_bias, log_losses,
+                                on_columns, softmax)
 
 MIN_MESSAGES = 100      # below this a fitted temperature (and its ECE) is mostly noise
 CALIBRATORS = ("auto", "temperature", "temperature+bias")
@@ -108,7 +108,7 @@ def _held_out(logits: np.ndarray, y: np.ndarray, fold: np.ndarray, fit) -> tuple
         t, bias = fit(logits[train], y[train])
         p = softmax(logits[test] / t + bias)
         ece += expected_calibration_error(p, y[test]) * test.sum()
-        losses[test] = -np.log(np.clip(p[np.arange(test.sum()), y[test]], 1e-12, None))
+        losses[test] = log_losses(p, y[test])
         correct += float((p.argmax(1) == y[test]).sum())
     return HeldOut(ece=ece / len(y), nll=float(losses.mean()), accuracy=correct / len(y)), losses
 

@@ -12,31 +12,50 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def log_losses(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-message negative log-probability of the true label (clipped, so a zero probability costs ~27.6)."""
+    p = np.asarray(probs)[np.arange(len(labels)), labels]
+    return -np.log(np.clip(p, 1e-12, None))
+
+
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    p = softmax(logits, temperature)[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(p, 1e-12, None)).mean())
+    return float(log_losses(softmax(logits, temperature), labels).mean())
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200) -> float:
-    """The temperature T > 0 minimising validation NLL of softmax(logits / T) (optimised as log T by L-BFGS)."""
+def _fit_scaling(logits: np.ndarray, labels: np.ndarray, *, with_bias: bool, max_iter: int,
+                 l2: float = 0.0) -> tuple[float, np.ndarray]:
+    """L-BFGS on the validation NLL of softmax(logits / T [+ bias]); T optimised as log T so it stays > 0.
+
+    One loop for both calibrators so they cannot drift apart (step size, line search, divergence check)."""
     import torch   # here, not at the top: the bot imports softmax and serves without PyTorch
 
     x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+    bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=with_bias)
+    params = [log_t, bias] if with_bias else [log_t]
+    opt = torch.optim.LBFGS(params, lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp() + bias, y)
+        if with_bias:
+            loss = loss + l2 * (bias ** 2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     t = float(log_t.exp().item())
-    if not np.isfinite(t) or t <= 0:
-        raise ArithmeticError(f"temperature fit diverged (T={t})")
-    return t
+    b = bias.detach().numpy().copy()
+    if not np.isfinite(t) or t <= 0 or not np.isfinite(b).all():
+        what = "temperature and bias" if with_bias else "temperature"
+        raise ArithmeticError(f"{what} fit diverged (T={t}" + (f", bias={b})" if with_bias else ")"))
+    return t, b
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200) -> float:
+    """The temperature T > 0 minimising validation NLL of softmax(logits / T) (optimised as log T by L-BFGS)."""
+    return _fit_scaling(logits, labels, with_bias=False, max_iter=max_iter)[0]
 
 
 def on_columns(logits: np.ndarray, labels: list[str], names: list[str], truth: list[str]):
@@ -117,23 +136,5 @@ def fit_temperature_and_bias(logits: np.ndarray, labels: np.ndarray, max_iter: i
     The bias absorbs a shift of the label prior between the training mix and a domain (a shop whose customers are
     mostly happy), which a temperature alone cannot. A small L2 penalty pins the biases (softmax ignores a common
     shift) and keeps them near 0 when the data says nothing."""
-    import torch
-
-    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x / log_t.exp() + bias, y) + l2 * (bias ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    t = float(log_t.exp().item())
-    b = bias.detach().numpy().copy()
-    if not np.isfinite(t) or t <= 0 or not np.isfinite(b).all():
-        raise ArithmeticError(f"temperature and bias fit diverged (T={t}, bias={b})")
+    t, b = _fit_scaling(logits, labels, with_bias=True, max_iter=max_iter, l2=l2)
     return t, b - b.mean()

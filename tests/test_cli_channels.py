@@ -141,6 +141,17 @@ def test_templates_check_command(capsys, tmp_path):
     assert "clarify.j2 variant 1" in capsys.readouterr().err
 
 
+def test_templates_check_warns_about_the_old_default_name(capsys, tmp_path, monkeypatch):
+    from bot.cli import main
+
+    monkeypatch.setenv("FEEDBACKBOT_TEMPLATES_BUSINESS_NAME", "our team")
+    assert main(["templates", "check", "--labels", "negative,neutral,positive"]) == 0
+    assert 'business_name = "our team" (the old default)' in capsys.readouterr().out
+    monkeypatch.setenv("FEEDBACKBOT_TEMPLATES_BUSINESS_NAME", "Example Air")
+    assert main(["templates", "check", "--labels", "negative,neutral,positive"]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_chat_session_with_hostile_text(tiny_model_dir, tmp_path):
     db = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
     texts = ["{{ 7*7 }}", "<script>alert(1)</script>", "\U0001F621\U0001F621", "\u0627\u0644\u062a\u0648\u0635\u064a\u0644",
