@@ -70,12 +70,17 @@ class TemplatesConfig:
     review_url: str = ""                # shown to happy customers when set
 
     @property
+    def name(self) -> str:
+        """The business name as served: surrounding blanks dropped, "" when unset."""
+        return self.business_name.strip()
+
+    @property
     def name_unset(self) -> bool:
-        return not self.business_name.strip()
+        return not self.name
 
     def name_warning(self) -> str | None:
         """A warning for a business name that reads wrong in replies (the old English default), or None."""
-        if self.business_name.strip().lower() == "our team":
+        if self.name.lower() == "our team":
             return ('[templates] business_name = "our team" (the old default) is inserted as is into every '
                     "language's replies; leave it empty for each language's own wording, or set your name")
         return None

@@ -289,7 +289,7 @@ class Bot:
                 "confidence": prediction.confidence if prediction else None,
                 "probabilities": prediction.probabilities if prediction else {}, "ticket": ticket,
                 "ticket_is_new": ticket_is_new, "choices": [plain_word(label, language) for label in labels],
-                "business_name": self.config.templates.business_name.strip() or None,
+                "business_name": self.config.templates.name or None,
                 "review_url": self.config.templates.review_url or None,
                 "ask_review": bool(step and step.ask_review), "handoff": bool(step and step.handoff),
                 "good_part": step.mixed[0] if step and step.mixed else None,

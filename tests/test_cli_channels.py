@@ -141,7 +141,7 @@ def test_templates_check_command(capsys, tmp_path):
     assert "clarify.j2 variant 1" in capsys.readouterr().err
 
 
-def test_templates_check_warns_about_the_old_default_name(capsys, tmp_path, monkeypatch):
+def test_templates_check_warns_about_the_old_default_name(capsys, monkeypatch):
     from bot.cli import main
 
     monkeypatch.setenv("FEEDBACKBOT_TEMPLATES_BUSINESS_NAME", "our team")

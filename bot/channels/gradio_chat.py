@@ -238,7 +238,7 @@ def build_chat(bot: Bot, gate: ReplyGate, title: str = "Tell us how we did") -> 
         if chat_state and chat_state.get("nonce"):
             bot.withdraw_hidden(_token(request, chat_state["nonce"]), {mid for _, mid in _bot_refs(history)})
 
-    business = bot.config.templates.business_name.strip()     # empty = unset: the page names nobody
+    business = bot.config.templates.name     # empty = unset: the page names nobody
     heading = f"Feedback for {business}" if business else "Your feedback"
     with gr.Blocks(title=f"{title} · {business}" if business else title, analytics_enabled=False,
                    fill_height=True) as page:

@@ -336,7 +336,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
 
     @app.get(f"{API}/config", response_model=ConfigOut, summary="What a client needs to know before it starts")
     async def get_config():
-        return {"business_name": bot.config.templates.business_name.strip(), "max_message_chars": limits.max_message_chars,
+        return {"business_name": bot.config.templates.name, "max_message_chars": limits.max_message_chars,
                 "labels": list(bot.classifier.labels)}
 
     @app.get(f"{API}/widget/allowed", response_model=AllowedOut, responses=_errors(422),
