@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 BLOCK = 32            # columns per scale: 384 / 32 = 12 scales a row (scales + zero points: 6% of the table's size)
-TABLE_SUFFIX = "word_embeddings.weight_quantized"   # the uint8 table's initializer name ends so (shared_table)
 
 
 class EmbeddingTableError(RuntimeError):

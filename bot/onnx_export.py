@@ -44,10 +44,11 @@ from .token_ids import TokenIds, padded
 FP32 = "model.fused-v4.onnx"   # the recipe's version is in the names: a changed recipe builds new files
 INT8 = "model.int8-v6.onnx"
 EMB8 = "model.fused-emb8-v6.onnx"   # float encoder, block-wise 8-bit word-embedding table (large vocabularies only)
-# The int8 word-embedding table of a large vocabulary, stored once beside both served graphs as ONNX external data
-# and mapped once per process (``shared_table``): the int8 graph and its float re-check graph hold the same
-# 96 MB table, which each session would otherwise load (and which the loader briefly holds twice). Measured on the
-# multilingual default (2 sessions, README "Speed"): peak RSS of the two sessions 451 -> 248 MB.
+# The 8-bit word-embedding table of a large vocabulary (with its block scales and zero points: 96 + 15 MB), stored
+# once beside both served graphs as ONNX external data and mapped once per process (``shared_table``): the int8 graph
+# and its float re-check graph hold the same table, which each session would otherwise load (and which the loader
+# briefly holds twice). Measured on the multilingual default (2 sessions, README "Speed"): peak RSS of the two
+# sessions 451 -> 248 MB.
 TABLE = "word-embeddings-int8-v6.bin"
 # A multilingual vocabulary (250k XLM-R pieces x 384) is a 366 MB float table, most of the model, and a message
 # touches a few dozen of its rows. Above this many rows the table is stored 8-bit with a scale per block of 32 columns
@@ -191,8 +192,8 @@ def session(path: Path, threads: int | None = None, spin: bool = True, shared=No
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    if shared is not None:
-        options.add_initializer(shared[0], shared[1])
+    for name, value, _ in shared or ():
+        options.add_initializer(name, value)
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     if not spin:
@@ -287,49 +288,65 @@ def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) ->
     return wanted
 
 
+TABLE_PARTS = ("weight_quantized", "weight_scale", "weight_zero_point")   # the table, its block scales, zero points
+
+
 def _externalise_table(model_path: Path, folder: Path) -> dict:
-    """Move ``model_path``'s int8 word-embedding table into ``folder / TABLE`` (written once; a second graph must
-    hold the very same bytes, else the build fails) and leave an external-data reference in its place. Returns what
-    ``shared_table`` needs: the initializer's name, shape and the file's digest."""
+    """Move ``model_path``'s 8-bit word-embedding table, with its block scales and zero points, into
+    ``folder / TABLE`` (written once, each part at a 64-byte aligned offset; a second graph must hold the very same
+    bytes, else the build fails) and leave external-data references in their place. Returns what ``shared_table``
+    needs: each part's initializer, dtype, shape and offset, and the file's digest."""
     import onnx
-    from onnx import external_data_helper
+    from onnx import external_data_helper, helper
 
     model = onnx.load(str(model_path))
     tables = [t for t in model.graph.initializer
-              if t.name.endswith("word_embeddings.weight_quantized") and t.data_type == onnx.TensorProto.UINT8]
+              if t.name.endswith("word_embeddings." + TABLE_PARTS[0]) and t.data_type == onnx.TensorProto.UINT8]
     if len(tables) != 1:
-        raise OnnxBuildError(f"{model_path.name}: expected one int8 word-embedding table, found {len(tables)}")
-    table = tables[0]
-    data = table.raw_data
+        raise OnnxBuildError(f"{model_path.name}: expected one 8-bit word-embedding table, found {len(tables)}")
+    stem = tables[0].name.removesuffix(TABLE_PARTS[0])
+    by_name = {t.name: t for t in model.graph.initializer}
+    parts = [by_name[stem + part] for part in TABLE_PARTS if stem + part in by_name]
+    data, tensors = bytearray(), []
+    for tensor in parts:
+        data += b"\0" * (-len(data) % 64)
+        tensors.append({"initializer": tensor.name, "offset": len(data), "shape": list(tensor.dims),
+                        "dtype": np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).name})
+        external_data_helper.set_external_data(tensor, TABLE, offset=len(data), length=len(tensor.raw_data))
+        data += tensor.raw_data
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
     digest = hashlib.sha256(data).hexdigest()
     target = folder / TABLE
     if target.is_file():
         if sha256_file(target) != digest:
-            raise OnnxBuildError(f"{model_path.name}: its int8 embedding table differs from {target} built for the "
+            raise OnnxBuildError(f"{model_path.name}: its 8-bit embedding table differs from {target} built for the "
                                  "other graph; delete the folder to rebuild both")
     else:
         partial = folder / f".{TABLE}.{os.getpid()}"
-        partial.write_bytes(data)
+        partial.write_bytes(bytes(data))
         os.replace(partial, target)
-    external_data_helper.set_external_data(table, TABLE, offset=0, length=len(data))
-    table.ClearField("raw_data")
-    table.data_location = onnx.TensorProto.EXTERNAL
     onnx.save(model, str(model_path))
-    return {"initializer": table.name, "shape": list(table.dims), "sha256": digest}
+    return {"tensors": tensors, "sha256": digest}
 
 
 def shared_table(path: Path):
-    """(initializer name, OrtValue over the memory-mapped table) for a served graph whose embedding table is
-    external (``TABLE``), else None. One mapping serves every session it is added to (``session(shared=...)``);
-    the caller keeps the returned value alive as long as those sessions."""
+    """[(initializer name, OrtValue over its memory-mapped bytes, the mapping)] for a served graph whose embedding
+    table is external (``TABLE``: the table, its scales and zero points), else None. One mapping serves every
+    session it is added to (``session(shared=...)``); the caller keeps the returned value alive as long as those
+    sessions."""
     import onnxruntime as ort
 
     folder = Path(path).parent
     entry = json.loads((folder / "build.json").read_text()).get(TABLE) if (folder / "build.json").is_file() else None
-    if entry is None or not (folder / TABLE).is_file():
+    if entry is None or "tensors" not in entry or not (folder / TABLE).is_file():
         return None
-    table = np.memmap(folder / TABLE, dtype=np.uint8, mode="r", shape=tuple(entry["shape"]))
-    return entry["initializer"], ort.OrtValue.ortvalue_from_numpy(table), table
+    shared = []
+    for part in entry["tensors"]:
+        array = np.memmap(folder / TABLE, dtype=part["dtype"], mode="r", offset=part["offset"],
+                          shape=tuple(part["shape"]))
+        shared.append((part["initializer"], ort.OrtValue.ortvalue_from_numpy(array), array))
+    return shared
 
 
 def _diff_to(reference: Path, candidate: Path, tokens: TokenIds, max_length: int) -> float:

@@ -193,13 +193,18 @@ def test_a_large_vocabulary_keeps_one_int8_table_mapped_once_for_both_graphs(tin
     folder = tmp_path / "onnx" / weights_digest(tiny_model_dir)
     assert emb8.backend.path == folder / EMB8 and every.backend.path == folder / INT8
     report = json.loads((folder / "build.json").read_text())
-    rows, width = report[TABLE]["shape"]
-    assert (folder / TABLE).stat().st_size == rows * width
-    for name in (EMB8, INT8):                       # no copy of the table inside either graph
+    parts = report[TABLE]["tensors"]                # the 8-bit table, its block scales and zero points
+    assert [p["initializer"].rsplit(".", 1)[1] for p in parts] == ["weight_quantized", "weight_scale",
+                                                                   "weight_zero_point"]
+    rows, width = parts[0]["shape"]
+    assert parts[0]["dtype"] == "uint8" and parts[1]["shape"] == parts[2]["shape"] == [rows, width // 32]
+    assert (folder / TABLE).stat().st_size == parts[2]["offset"] + rows * width // 32
+    for name in (EMB8, INT8):                       # no copy of any part inside either graph
         graph = onnx.load(str(folder / name), load_external_data=False).graph
-        table = [t for t in graph.initializer if t.name == report[TABLE]["initializer"]]
-        assert len(table) == 1 and table[0].data_location == onnx.TensorProto.EXTERNAL and not table[0].raw_data
-    assert every.backend._table is not None and every.backend._table[0] == report[TABLE]["initializer"]
+        for part in parts:
+            table = [t for t in graph.initializer if t.name == part["initializer"]]
+            assert len(table) == 1 and table[0].data_location == onnx.TensorProto.EXTERNAL and not table[0].raw_data
+    assert [name for name, *_ in every.backend._table] == [p["initializer"] for p in parts]
     # the shared, memory-mapped table gives what ONNX Runtime computes reading the external file itself, and int8
     # with every row re-checked equals the float graph
     inputs = onnx_export.encode(emb8.token_ids, TEXTS, 48)
