@@ -166,7 +166,8 @@ def quantize_int8(fp32: Path, target: Path) -> None:
     # the encoder's weight MatMuls and fused attentions; not the classification head (a Gemm, whose errors would land
     # straight on the logits; the quantiser would otherwise rewrite it to a MatMul and quantise it too)
     encoder = [node.name for node in graph.node
-               if node.op_type in ("MatMul", "Attention") and node.input[1] in weights and "classifier" not in node.name]
+               if node.op_type in ("MatMul", "Attention") and node.input[1] in weights
+               and "classifier" not in node.name]
     quantizer_log = logging.getLogger()     # the quantiser logs a generic "consider pre-processing" note at WARNING
     level = quantizer_log.level
     quantizer_log.setLevel(logging.ERROR)
