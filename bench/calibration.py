@@ -94,7 +94,10 @@ def main() -> None:
     clf = Classifier(resolve_model_dir(args.model), max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
     if clf.labels != THREE:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); it has {clf.labels}")
-    cache = cache_root() / "bench-logits" / clf.version.replace(":", "_") / args.backend
+    # the served ONNX file's name carries its recipe's version (bot/onnx_export.py): a changed export is read afresh
+    graph = getattr(clf.backend, "path", None)
+    cache = cache_root() / "bench-logits" / clf.version.replace(":", "_") / (f"{args.backend}-{graph.stem}" if graph
+                                                                               else args.backend)
     results, diagrams = {}, {}
     for s in SETS:
         if not (data_dir / f"{s.name}.csv").is_file():
