@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 BLOCK = 32   # columns per scale: 12 scales a 384-wide row (float32 scales + uint8 zero points: 16% of the table)
+# the names of the three initializers, after the table's own name less ".weight" (the export shares them by these)
+PARTS = ("weight_quantized", "weight_scale", "weight_zero_point")   # the uint8 table, its block scales, zero points
 
 
 class EmbeddingTableError(RuntimeError):
@@ -71,11 +73,10 @@ def replace_fused_embedding(source: Path, target: Path, block: int = BLOCK) -> d
     table = numpy_helper.to_array(initializers[words])
     data, scale, zero = quantize_blocks(table, block)
     error = float(np.abs(dequantize_blocks(data, scale, zero) - table).max())
-    stem = words.removesuffix(".weight")
+    table_name, scale_name, zero_name = (f"{words.removesuffix('weight')}{part}" for part in PARTS)
     graph.initializer.remove(initializers[words])
-    graph.initializer.extend([numpy_helper.from_array(data, f"{stem}.weight_quantized"),
-                              numpy_helper.from_array(scale, f"{stem}.weight_scale"),
-                              numpy_helper.from_array(zero, f"{stem}.weight_zero_point"),
+    graph.initializer.extend([numpy_helper.from_array(data, table_name), numpy_helper.from_array(scale, scale_name),
+                              numpy_helper.from_array(zero, zero_name),
                               numpy_helper.from_array(np.array([1], dtype=np.int64), "embedding_mask_axis")])
     output, mask_index = node.output[0], node.output[1]
     replacement = []
@@ -89,8 +90,7 @@ def replace_fused_embedding(source: Path, target: Path, block: int = BLOCK) -> d
                                             to=onnx.TensorProto.INT64))
         ids = "embedding_ids"
     replacement += [
-        helper.make_node("GatherBlockQuantized", [f"{stem}.weight_quantized", ids, f"{stem}.weight_scale",
-                                                  f"{stem}.weight_zero_point"], ["embedding_words"],
+        helper.make_node("GatherBlockQuantized", [table_name, ids, scale_name, zero_name], ["embedding_words"],
                          name="EmbeddingWords", domain="com.microsoft", gather_axis=0, quantize_axis=1,
                          block_size=block, bits=8),
         helper.make_node("Gather", [positions, position_ids], ["embedding_positions"], name="EmbeddingPositions"),

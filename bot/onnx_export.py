@@ -38,7 +38,7 @@ import numpy as np
 from finetune.model_dir import ModelDirError, load_model
 from finetune.paths import cache_root, sha256_file
 
-from .embedding_table import replace_fused_embedding
+from .embedding_table import PARTS, replace_fused_embedding
 from .token_ids import TokenIds, padded
 
 FP32 = "model.fused-v4.onnx"   # the recipe's version is in the names: a changed recipe builds new files
@@ -289,9 +289,6 @@ def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) ->
     return wanted
 
 
-TABLE_PARTS = ("weight_quantized", "weight_scale", "weight_zero_point")   # the table, its block scales, zero points
-
-
 def _externalise_table(model_path: Path, folder: Path) -> dict:
     """Move ``model_path``'s 8-bit word-embedding table, with its block scales and zero points, into
     ``folder / TABLE`` (written once, each part at a 64-byte aligned offset; a second graph must hold the very same
@@ -302,12 +299,14 @@ def _externalise_table(model_path: Path, folder: Path) -> dict:
 
     model = onnx.load(str(model_path))
     tables = [t for t in model.graph.initializer
-              if t.name.endswith("word_embeddings." + TABLE_PARTS[0]) and t.data_type == onnx.TensorProto.UINT8]
+              if t.name.endswith("word_embeddings." + PARTS[0]) and t.data_type == onnx.TensorProto.UINT8]
     if len(tables) != 1:
         raise OnnxBuildError(f"{model_path.name}: expected one 8-bit word-embedding table, found {len(tables)}")
-    stem = tables[0].name.removesuffix(TABLE_PARTS[0])
+    stem = tables[0].name.removesuffix(PARTS[0])
     by_name = {t.name: t for t in model.graph.initializer}
-    parts = [by_name[stem + part] for part in TABLE_PARTS if stem + part in by_name]
+    if missing := [stem + part for part in PARTS if stem + part not in by_name]:
+        raise OnnxBuildError(f"{model_path.name}: the 8-bit word-embedding table has no {', '.join(missing)}")
+    parts = [by_name[stem + part] for part in PARTS]
     data, tensors = bytearray(), []
     for tensor in parts:
         data += b"\0" * (-len(data) % 64)
@@ -340,7 +339,7 @@ def shared_table(path: Path):
 
     folder = Path(path).parent
     entry = json.loads((folder / "build.json").read_text()).get(TABLE) if (folder / "build.json").is_file() else None
-    if entry is None or "tensors" not in entry or not (folder / TABLE).is_file():
+    if entry is None or not (folder / TABLE).is_file():
         return None
     shared = []
     for part in entry["tensors"]:

@@ -9,6 +9,7 @@ from onnx import numpy_helper
 from bot.classifier import Classifier
 from bot.embedding_table import EmbeddingTableError, dequantize_blocks, quantize_blocks, replace_fused_embedding
 from bot.onnx_export import FP32, encode, session, weights_digest
+from bot.token_ids import TokenIds
 from finetune.paths import cache_root
 
 from conftest import sample_rows
@@ -52,8 +53,6 @@ def test_the_replaced_graph_reads_the_table_block_wise_and_matches_the_float_gra
     assert "GatherBlockQuantized" in ops and "EmbedLayerNormalization" not in ops
     assert "QEmbedLayerNormalization" not in ops and ops.count("Attention") >= 2
     assert report["shape"][1] % report["block"] == 0 and report["max_abs_rounding_error"] > 0
-    from bot.token_ids import TokenIds
-
     texts = [r["text"] for r in sample_rows()][:48] + ["", "x " * 100]
     inputs = encode(TokenIds(tiny_model_dir), texts, 48)   # padded rows: the lengths the encoder masks by
     # the rewrite itself is exact: the fused float graph holding the dequantised table computes the same logits
