@@ -4,9 +4,11 @@
     python bench/latency.py [--model default] [--messages 500] [--backends torch,onnx,onnx-int8]
 
 Measures (writes bench/results/latency.json and latency.md), for every backend:
-- single-message latency p50/p95/p99 of Bot.reply() (classify + policy + render + SQLite store), next to
-  `transformers.pipeline("text-classification")` on the same texts (classification only), taking turns in blocks
-  of 50 messages so a slow spell of a shared machine hits every system alike;
+- single-message latency p50/p95/p99 of Bot.reply() (classify + policy + render + SQLite store) and of the same
+  backend's Classifier.predict() alone (so the reply's budget splits into the model and the rest: language, policy,
+  templates, a durable commit), next to `transformers.pipeline("text-classification")` on the same texts
+  (classification only), taking turns in blocks of 50 messages so a slow spell of a shared machine hits every
+  system alike;
 - batch throughput (messages/s) at batch 1, 8, 32, 128 of Classifier.predict, next to the pipeline
   (interleaved rounds, the median reported);
 - cold start (process start -> first reply) and peak RSS of a process that only runs the bot (ONNX files cached);
@@ -137,7 +139,9 @@ def main() -> None:
     # slow spell of this shared machine hits all of them alike. Blocks, not single messages: alternating message
     # by message measured every system 2-3x slower (each one's thread pool and caches disturbed by the others').
     single = {"hf_pipeline": lambda i, text: pipe(text),
-              **{name: (lambda bot: lambda i, text: bot.reply(f"s{i // 5}", text))(bot) for name, bot in bots.items()}}
+              **{name: (lambda bot: lambda i, text: bot.reply(f"s{i // 5}", text))(bot) for name, bot in bots.items()},
+              **{f"classify:{name}": (lambda clf: lambda i, text: clf.predict([text]))(bot.classifier)
+                 for name, bot in bots.items()}}
     ms = {name: [] for name in single}
     names = list(single)
     for b, start in enumerate(range(0, len(texts), BLOCK)):
@@ -156,10 +160,11 @@ def main() -> None:
         for i in range(0, len(texts), size):
             bots[name].classifier.predict(texts[i:i + size])
 
-    rates = {name: {size: [] for size in sizes} for name in single}
+    throughput_systems = ["hf_pipeline", *bots]
+    rates = {name: {size: [] for size in sizes} for name in throughput_systems}
     for _ in range(args.rounds):   # interleaved rounds; the median round is reported
         for size in sizes:
-            for name in single:
+            for name in throughput_systems:
                 started = time.perf_counter()
                 classify(name, size)
                 rates[name][size].append(len(texts) / (time.perf_counter() - started))
@@ -176,7 +181,7 @@ def main() -> None:
         if backend == "torch":
             reference = pred
         results[backend] = {
-            "bot_reply_ms": summary(ms[backend]),
+            "bot_reply_ms": summary(ms[backend]), "classify_ms": summary(ms[f"classify:{backend}"]),
             "p50_speedup_vs_pipeline": percentile(pipe_ms, 0.5) / percentile(ms[backend], 0.5),
             "throughput_msg_per_s": {size: {"feedbackbot": throughput[backend][size], "hf_pipeline": pipe_throughput[size],
                                             "ratio": throughput[backend][size] / pipe_throughput[size]} for size in sizes},
@@ -197,6 +202,10 @@ def main() -> None:
         f"| Bot.reply() on `{name}` (classify + policy + render + store) | {r['bot_reply_ms']['p50']:.1f} | "
         f"{r['bot_reply_ms']['p95']:.1f} | {r['bot_reply_ms']['p99']:.1f} | {r['p50_speedup_vs_pipeline']:.2f}x |"
         for name, r in results.items())
+    lat_rows += "\n" + "\n".join(
+        f"| Classifier.predict() on `{name}` (the model alone) | {r['classify_ms']['p50']:.1f} | "
+        f"{r['classify_ms']['p95']:.1f} | {r['classify_ms']['p99']:.1f} | "
+        f"{percentile(pipe_ms, 0.5) / r['classify_ms']['p50']:.2f}x |" for name, r in results.items())
     thr_head = " | ".join(f"batch {s}" for s in sizes)
     thr_rows = "\n".join(f"| `{name}` | " + " | ".join(f"{r['throughput_msg_per_s'][s]['feedbackbot']:.0f} "
                                                      f"({r['throughput_msg_per_s'][s]['ratio']:.2f}x)" for s in sizes)
