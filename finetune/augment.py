@@ -19,6 +19,11 @@ model still misreads, each from this module's own words again:
 - neutral negations drawn from a pool large enough that about a third of the negation examples are neutral (in
   version 1 the 195 distinct negated facts ran out and duplicates redrew the label: 21% neutral);
 - questions: a plain question is neutral, a question that complains is negative, one that thanks is positive.
+
+Version 3 keeps version 2 and widens its two weakest behaviours (negation and intensity, below 0.92 on the suite's
+validation half and its test half): negated *actions* ("never got back to me" is a complaint, "didn't put a foot
+wrong" is praise), degree words on facts that stay neutral ("the van is rather wide"), mild verdicts that keep
+their polarity ("a wee bit late") and superlatives.
 """
 
 from __future__ import annotations
@@ -180,10 +185,19 @@ _QUESTION_POSITIVE = ("could you thank {s} for being so {g}?", "can I leave a re
 def negation_v2(rng: random.Random) -> Example:
     """Version 1's negation with a neutral pool that does not run out (facts x tails)."""
     if rng.random() < 1 / 3:
-        subject = rng.choice(SUBJECTS)
-        fact = rng.choice(NEGATED_FACTS + NEGATED_FACTS_2).format(s=subject) + rng.choice(FACT_TAILS)
-        return Example(_upper_first(fact) + ".", "neutral", "negation")
-    while True:                 # a polar negation from version 1's forms
+        return _negated_fact(rng)
+    return _polar_negation(rng)
+
+
+def _negated_fact(rng: random.Random) -> Example:
+    subject = rng.choice(SUBJECTS)      # drawn first: version 2's exact draws (recipes reproduce its model)
+    fact = rng.choice(NEGATED_FACTS + NEGATED_FACTS_2).format(s=subject) + rng.choice(FACT_TAILS)
+    return Example(_upper_first(fact) + ".", "neutral", "negation")
+
+
+def _polar_negation(rng: random.Random) -> Example:
+    """A polar negation from version 1's forms."""
+    while True:
         example = negation(rng)
         if example.label != "neutral":
             return example
@@ -215,7 +229,78 @@ def question(rng: random.Random) -> Example:
 
 
 GENERATORS_V2 = (negation_v2, contrast, intensity, emoji, noisy, suffix_praise, litotes, question)
-VERSIONS = {1: GENERATORS, 2: GENERATORS_V2}
+
+# --- version 3: negated actions, degree words on facts, mild and superlative verdicts -------------------------------
+# Version 2's negations only negate an adjective ("the courier wasn't punctual"). Customers more often negate what
+# a service did or failed to do: a promised action that never happened is a complaint, "not a foot wrong" is praise.
+# And a degree word is not a verdict: "rather wide" about a van is a fact, "a smidge slow" is still a complaint.
+
+# A service that did not do its job: negative.
+_FAILED_ACTIONS = ("{s} never got back to me about the refund", "{s} still hasn't sorted the leak",
+                   "no one from {s} turned up on the agreed day", "{s} didn't return a single one of my calls",
+                   "not one of my messages to {s} has been answered", "{s} failed to show and didn't warn us",
+                   "the repair by {s} didn't even last a week", "{s} never sent the paperwork they promised",
+                   "I got no apology from {s}, nothing at all", "{s} hasn't refunded the deposit after a month",
+                   "nobody at {s} seemed to know what was going on", "{s} didn't bother to knock, just left a card",
+                   "I won't be using {s} again after this", "{s} didn't fix anything, the noise is back",
+                   "there was no sign of {s} all afternoon", "{s} never explained the extra charge")
+# A service that left nothing to wish for: positive.
+_NOTHING_AMISS = ("{s} didn't put a foot wrong", "not a thing went amiss with {s}",
+                  "there's nothing I'd change about {s}", "{s} never once kept me hanging on",
+                  "I wouldn't hesitate to book {s} again", "not a mark was left on the walls by {s}",
+                  "I've got zero gripes with {s}", "{s} left nothing to be desired",
+                  "I can't think of a single thing {s} could have done better", "{s} didn't miss a beat",
+                  "not once did {s} make me chase them", "{s} never lets us down, week after week")
+# Degree words (this module's own list, none of the suites' words).
+STRONG = ("unbelievably", "wildly", "hugely", "immensely", "decidedly", "truly", "insanely", "awfully")
+MILD = ("a smidge", "faintly", "a wee bit", "moderately", "sort of", "ever so slightly", "partly")
+# Facts with a degree word on a word that is no verdict: neutral.
+_DEGREE_FACTS = ("the van from {s} is {d} wide, so I'll clear the drive", "the quote from {s} is {d} detailed, "
+                 "it runs to five pages", "{s} is {d} new round here, they opened in May",
+                 "the booking form for {s} is {d} long, nine sections", "our flat is {d} high up for {s}, fourth "
+                 "floor", "{s} is {d} far from my office, two bus stops", "the slot with {s} is {d} early, "
+                 "ten past six", "the box for {s} is {d} tall, it won't fit in the car", "my question about {s} is "
+                 "{d} technical, it's about the meter", "the street for {s} is {d} narrow, park round the corner")
+# Verdicts with a mild degree keep their polarity: a small complaint is still a complaint.
+MILD_PRAISE = ("tidier than last time", "cheaper than I feared", "quicker than the old one", "friendlier than "
+               "the previous team", "easier to book than before")
+MILD_BLAME = ("tardy", "steep on price", "rushed", "grumpy", "behind on the schedule", "off-hand with us")
+# Superlatives.
+_SUPERLATIVE = {"positive": ("{s} was hands down the finest we've used", "{s} beat every other firm we tried",
+                             "top marks to {s}, best in town by a mile"),
+                "negative": ("{s} was hands down the shoddiest we've used", "{s} was worse than every other firm "
+                             "we tried", "{s} was the most chaotic outfit in town by a mile")}
+
+
+def negation_v3(rng: random.Random) -> Example:
+    """A third neutral negated facts, a third version 1's negated verdicts, a third negated actions."""
+    roll = rng.random()
+    if roll < 2 / 3:
+        return _negated_fact(rng) if roll < 1 / 3 else _polar_negation(rng)
+    label = rng.choice(("positive", "negative"))
+    pool = _NOTHING_AMISS if label == "positive" else _FAILED_ACTIONS
+    return Example(_upper_first(rng.choice(pool).format(s=rng.choice(SUBJECTS))) + ".", label, "negation")
+
+
+def intensity_v3(rng: random.Random) -> Example:
+    """A third neutral facts with a degree word; the rest verdicts, strong, mild or superlative."""
+    subject = rng.choice(SUBJECTS)
+    if rng.random() < 1 / 3:
+        text = rng.choice(_DEGREE_FACTS).format(s=subject, d=rng.choice(STRONG + MILD))
+        return Example(_upper_first(text) + rng.choice(FACT_TAILS) + ".", "neutral", "intensity")
+    label = rng.choice(("positive", "negative"))
+    style = rng.random()
+    if style < 0.4:
+        text = f"{subject} was {rng.choice(STRONG)} {_verdict(rng, label)}"
+    elif style < 0.8:
+        text = f"{subject} was {rng.choice(MILD)} {rng.choice(MILD_PRAISE if label == 'positive' else MILD_BLAME)}"
+    else:
+        text = rng.choice(_SUPERLATIVE[label]).format(s=subject)
+    return Example(_upper_first(text) + ".", label, "intensity")
+
+
+GENERATORS_V3 = (negation_v3, contrast, intensity_v3, emoji, noisy, suffix_praise, litotes, question)
+VERSIONS = {1: GENERATORS, 2: GENERATORS_V2, 3: GENERATORS_V3}
 
 
 def generate(n: int, seed: int = 0, version: int = 1) -> list[Example]:

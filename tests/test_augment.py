@@ -87,5 +87,48 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
     assert v1 == generate(400, seed=42, version=1)
     assert {e.capability for e in v1} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
     assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
-    with pytest.raises(ValueError, match="augment version 3 is unknown"):
-        generate(10, version=3)
+    with pytest.raises(ValueError, match="augment version 4 is unknown"):
+        generate(10, version=4)
+
+
+@pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
+def test_version_3_shares_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir):
+    suite = load_suite(suite_dir) if suite_dir else load_suite()
+    generated = generate(5000, seed=42, version=3)
+    assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
+    assert _shared_trigram_share(generated, suite) <= MAX_SHARED_TRIGRAMS
+
+
+def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
+    from finetune import augment
+
+    suite_text = " ".join(_dedupe_key(c.text) for d in (None, VALIDATION_SUITE)
+                          for c in (load_suite(d) if d else load_suite()))
+    ours = augment.STRONG + augment.MILD + augment.MILD_PRAISE + augment.MILD_BLAME
+    assert [w for w in ours if re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", suite_text)] == []
+
+
+def test_version_3_negation_and_intensity_cover_all_three_labels_and_keep_version_2_unchanged():
+    made = generate(4000, seed=7, version=3)
+    for capability in ("negation", "intensity"):
+        labels = Counter(e.label for e in made if e.capability == capability)
+        assert set(labels) == set(SENTIMENT_ORDER), (capability, labels)
+        assert 0.25 <= labels["neutral"] / sum(labels.values()) <= 0.42, (capability, labels)
+    # negated actions, not only negated adjectives
+    assert any(e.label == "negative" and "never got back" in e.text for e in made)
+    assert any(e.label == "positive" and "didn't put a foot wrong" in e.text for e in made)
+    # a degree word on a fact stays neutral; a mild complaint stays a complaint
+    assert any(e.label == "neutral" and " wide" in e.text for e in made if e.capability == "intensity")
+    assert any(e.label == "negative" and " a wee bit " in e.text for e in made if e.capability == "intensity")
+    assert generate(400, seed=42, version=2) != generate(400, seed=42, version=3)
+
+
+def test_version_2_still_makes_the_shipped_defaults_synthetic_rows():
+    """Version 3 shares helpers with version 2; their draws must stay in version 2's order, or
+    multilingual-aug2.toml would no longer reproduce the shipped default. The digest is of version 2's 5,000 rows
+    as the shipped model was trained on them (commit 29f9f3b, before version 3 existed)."""
+    import hashlib
+
+    rows = "\n".join(f"{e.label}\t{e.capability}\t{e.text}" for e in generate(5000, seed=42, version=2))
+    assert hashlib.sha256(rows.encode()).hexdigest() == (
+        "41dafe2b1284fe9a1772d09caf388615939b304ac6e189ca184d6b0c1dbc6c29")
