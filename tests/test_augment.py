@@ -47,10 +47,11 @@ def _shared_trigram_share(generated, suite):
     return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
 
 
+@pytest.mark.parametrize("version", [2, 3])
 @pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
-def test_version_2_shares_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir):
+def test_versions_2_and_3_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
     suite = load_suite(suite_dir) if suite_dir else load_suite()
-    generated = generate(5000, seed=42, version=2)
+    generated = generate(5000, seed=42, version=version)
     assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
     assert _shared_trigram_share(generated, suite) <= MAX_SHARED_TRIGRAMS
 
@@ -89,14 +90,6 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
     assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
     with pytest.raises(ValueError, match="augment version 4 is unknown"):
         generate(10, version=4)
-
-
-@pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
-def test_version_3_shares_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir):
-    suite = load_suite(suite_dir) if suite_dir else load_suite()
-    generated = generate(5000, seed=42, version=3)
-    assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
-    assert _shared_trigram_share(generated, suite) <= MAX_SHARED_TRIGRAMS
 
 
 def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
