@@ -22,8 +22,8 @@ model still misreads, each from this module's own words again:
 
 Version 3 keeps version 2 and widens its two weakest behaviours (negation and intensity, below 0.92 on the suite's
 validation half and its test half): negated *actions* ("never got back to me" is a complaint, "didn't put a foot
-wrong" is praise), degree words on facts that stay neutral ("the van is rather wide"), mild verdicts that keep
-their polarity ("a wee bit late") and superlatives.
+wrong" is praise), degree words on facts that stay neutral ("the van is hugely wide"), mild verdicts that keep
+their polarity ("a wee bit tardy") and superlatives.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ GENERATORS_V2 = (negation_v2, contrast, intensity, emoji, noisy, suffix_praise, 
 # --- version 3: negated actions, degree words on facts, mild and superlative verdicts -------------------------------
 # Version 2's negations only negate an adjective ("the courier wasn't punctual"). Customers more often negate what
 # a service did or failed to do: a promised action that never happened is a complaint, "not a foot wrong" is praise.
-# And a degree word is not a verdict: "rather wide" about a van is a fact, "a smidge slow" is still a complaint.
+# And a degree word is not a verdict: "hugely wide" about a van is a fact, "a smidge tardy" is still a complaint.
 
 # A service that did not do its job: negative.
 _FAILED_ACTIONS = ("{s} never got back to me about the refund", "{s} still hasn't sorted the leak",
