@@ -56,17 +56,21 @@ def test_versions_2_and_3_share_no_sentence_and_almost_no_trigram_with_either_su
     assert _shared_trigram_share(generated, suite) <= MAX_SHARED_TRIGRAMS
 
 
+def _in_either_suite(words) -> list[str]:
+    """Those of ``words`` that occur in the test or the validation suite, on word boundaries (so a suite word
+    followed by punctuation, "spotless.", counts too)."""
+    suite_text = " ".join(_dedupe_key(c.text) for d in (None, VALIDATION_SUITE)
+                          for c in (load_suite(d) if d else load_suite()))
+    return [w for w in words if re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", suite_text)]
+
+
 def test_version_2_words_are_not_the_suites_words():
     """The suite's own praise words (spotless, painless, flawless, "not bad", "no complaints") stay unseen in
     training: the model must get them by understanding, or the suite would measure memory."""
     from finetune import augment
 
-    suite_text = " ".join(_dedupe_key(c.text) for d in (None, VALIDATION_SUITE)
-                          for c in (load_suite(d) if d else load_suite()))
-    ours = augment.SUFFIX_PRAISE + augment.SUFFIX_BLAME + augment.MILD_BAD + augment.SNAGS
-    # word boundaries, so a suite word followed by punctuation ("spotless.") counts too
-    assert [w for w in ours if re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", suite_text)] == []
-    assert re.search(r"(?<!\w)spotless(?!\w)", suite_text)      # the check sees "spotless" before punctuation
+    assert _in_either_suite(augment.SUFFIX_PRAISE + augment.SUFFIX_BLAME + augment.MILD_BAD + augment.SNAGS) == []
+    assert _in_either_suite(("spotless",)) == ["spotless"]      # the check sees "spotless" before punctuation
 
 
 def test_version_2_adds_its_behaviours_and_a_third_of_negations_are_neutral():
@@ -95,13 +99,10 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
 def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
     from finetune import augment
 
-    suite_text = " ".join(_dedupe_key(c.text) for d in (None, VALIDATION_SUITE)
-                          for c in (load_suite(d) if d else load_suite()))
-    ours = augment.STRONG + augment.MILD + augment.MILD_PRAISE + augment.MILD_BLAME
-    assert [w for w in ours if re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", suite_text)] == []
+    assert _in_either_suite(augment.STRONG + augment.MILD + augment.MILD_PRAISE + augment.MILD_BLAME) == []
 
 
-def test_version_3_negation_and_intensity_cover_all_three_labels_and_keep_version_2_unchanged():
+def test_version_3_negation_and_intensity_cover_all_three_labels_and_differ_from_version_2():
     made = generate(4000, seed=7, version=3)
     for capability in ("negation", "intensity"):
         labels = Counter(e.label for e in made if e.capability == capability)
