@@ -10,7 +10,9 @@ validation part only, and ECE (15 equal-width bins) is measured on the test part
 - **domain T**: one temperature fitted on the domain (what `feedbackbot calibrate` does with a business's messages);
 - **domain T + bias**: a temperature and one bias per class (the domain's label prior differs from the
   training mix's, or the model leans one way on it; a bias absorbs that, which one temperature cannot);
-- **calibrate**: what `feedbackbot calibrate` serves, choosing between the two on the validation part alone.
+- **domain scales + bias**: also one scale per class (vector scaling: one class's logit means something else on
+  this domain, e.g. *neutral* on 3-star shop reviews);
+- **calibrate**: what `feedbackbot calibrate` serves, choosing among the three on the validation part alone.
 
 **Noise floor**: ECE is a biased estimate: even a perfectly calibrated model shows ECE > 0 on n messages, larger
 for small n. For each set, labels are drawn from the calibrated probabilities themselves (500 draws) and the ECE of
@@ -38,8 +40,8 @@ from benchkit import write_results  # noqa: E402
 from bot.classifier import Classifier  # noqa: E402
 from bot.domain_calibration import CalibrationDataError, calibrate  # noqa: E402
 from bot.model_source import resolve_model_dir  # noqa: E402
-from finetune.calibrate import (expected_calibration_error, fit_temperature, fit_temperature_and_bias,  # noqa: E402
-                                on_columns, reliability, softmax)
+from finetune.calibrate import (expected_calibration_error, fit_scales_and_bias, fit_temperature,  # noqa: E402
+                                fit_temperature_and_bias, on_columns, reliability, softmax)
 from finetune.paths import cache_root  # noqa: E402
 
 DRAWS = 500
@@ -115,37 +117,45 @@ def main() -> None:
         # `calibrate` refuses (too few messages, e.g. German); calibrate's own final fit is the same fit
         t_domain = fit_temperature(val_x, val_y)
         t_bias, bias = fit_temperature_and_bias(val_x, val_y)
+        t_scales, scales, scales_bias = fit_scales_and_bias(val_x, val_y)
         # what `feedbackbot calibrate` (auto) would serve from the validation half: it picks between the two itself
         try:
             chosen = calibrate(CachedLogits(clf, val_x, names), [str(i) for i in range(len(val_y))],
                                [names[k] for k in val_y])
             chosen_t, chosen_bias = chosen.temperature, np.array([chosen.biases.get(name, 0.0) for name in names])
+            chosen_scale = np.array([chosen.scales.get(name, 1.0) for name in names])
             method = chosen.method
         except CalibrationDataError as exc:     # too few messages: the bot keeps the model's own temperature
             chosen_t, chosen_bias, method = clf.temperature, np.zeros(len(names)), f"refused: {exc}"
+            chosen_scale = np.ones(len(names))
         calibrated = {"model T": softmax(test_x, clf.temperature), "domain T": softmax(test_x, t_domain),
                       "domain T + bias": softmax(test_x / t_bias + bias, 1.0),
-                      "calibrate": softmax(test_x / chosen_t + chosen_bias, 1.0)}
+                      "domain scales + bias": softmax(scales * test_x / t_scales + scales_bias, 1.0),
+                      "calibrate": softmax(chosen_scale * test_x / chosen_t + chosen_bias, 1.0)}
         row = {"language": s.language, "domain": s.domain, "classes": s.classes, "n_validation": len(val_y),
                "n_test": len(test_y), "temperature_model": clf.temperature, "temperature_domain": t_domain,
-               "temperature_with_bias": t_bias, "bias": [float(b) for b in bias], "calibrate_chose": method}
+               "temperature_with_bias": t_bias, "bias": [float(b) for b in bias],
+               "temperature_with_scales": t_scales, "scales": [float(v) for v in scales],
+               "scales_bias": [float(b) for b in scales_bias], "calibrate_chose": method}
         for name, p in calibrated.items():
-            key = name.replace(" + ", "_").replace(" ", "_").lower()   # model_t, domain_t, domain_t_bias, calibrate
+            # model_t, domain_t, domain_t_bias, domain_scales_bias, calibrate
+            key = name.replace(" + ", "_").replace(" ", "_").lower()
             floor_mean, floor_p95 = noise_floor(p)
             row[key] = {"ece": expected_calibration_error(p, test_y), "accuracy": float((p.argmax(1) == test_y).mean()),
                         "floor_mean": floor_mean, "floor_p95": floor_p95}
         diagrams[s.name] = {name: reliability(p, test_y) for name, p in calibrated.items()}
         if s.classes == 2:
-            # as the bot answers: all three columns (neutral keeps bias 0); a neutral answer counts as wrong here
+            # as the bot answers: all three columns (neutral keeps bias 0 and scale 1); a neutral answer counts as wrong here
             full_bias = np.array([chosen_bias[names.index(k)] if k in names else 0.0 for k in clf.labels])
+            full_scale = np.array([chosen_scale[names.index(k)] if k in names else 1.0 for k in clf.labels])
             served = {"model T": softmax(served_logits, clf.temperature),
-                      "calibrate": softmax(served_logits / chosen_t + full_bias, 1.0)}
+                      "calibrate": softmax(full_scale * served_logits / chosen_t + full_bias, 1.0)}
             row["served_three_columns"] = {name: {"accuracy": float((q.argmax(1) == served_truth).mean()),
                                                   "neutral_share": float((q.argmax(1) == clf.labels.index("neutral")).mean())}
                                            for name, q in served.items()}
         results[s.name] = row
         print(f"{s.name}: ECE model T {row['model_t']['ece']:.3f} · domain T {row['domain_t']['ece']:.3f} · "
-              f"T+bias {row['domain_t_bias']['ece']:.3f} · calibrate ({method}) {row['calibrate']['ece']:.3f} "
+              f"T+bias {row['domain_t_bias']['ece']:.3f} · scales+bias {row['domain_scales_bias']['ece']:.3f} · calibrate ({method}) {row['calibrate']['ece']:.3f} "
               f"(floor {row['calibrate']['floor_mean']:.3f}, p95 {row['calibrate']['floor_p95']:.3f}), "
               f"n={len(test_y)}", flush=True)
     report = {"model_version": clf.version, "backend": args.backend, "results": results,
@@ -162,7 +172,7 @@ def markdown(report: dict) -> str:
         return f"{r['ece']:.3f}{' ' + ok if ok else ''}"
 
     rows = [f"| {name} | {r['language']} | {r['n_test']} | {cell(r['model_t'])} | {cell(r['domain_t'])} | "
-            f"{cell(r['domain_t_bias'])} | {cell(r['calibrate'])} ({r['calibrate_chose']}) | "
+            f"{cell(r['domain_t_bias'])} | {cell(r['domain_scales_bias'])} | {cell(r['calibrate'])} ({r['calibrate_chose']}) | "
             f"{r['calibrate']['floor_mean']:.3f} / {r['calibrate']['floor_p95']:.3f} | "
             f"{r['model_t']['accuracy']:.3f} → {r['calibrate']['accuracy']:.3f} |"
             for name, r in report["results"].items()]
@@ -170,11 +180,11 @@ def markdown(report: dict) -> str:
             f"`{report['command']}`. Calibrators fitted on each set's validation part, ECE (15 bins) on its test "
             "part. ✓: ECE ≤ 0.03, or under the noise floor's 95th percentile (a perfectly calibrated model would "
             "show as much on this many messages).\n\n"
-            "`feedbackbot calibrate` (auto) chooses between the two on the validation half alone (biases only where "
-            "their held-out log-loss gain exceeds two standard errors).\n\n"
-            "| set | lang | n test | ECE model T | ECE domain T | ECE domain T + bias | ECE `calibrate` (its choice) | "
-            "noise floor of that: mean / p95 | accuracy model T → `calibrate` |\n"
-            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n" + served_rows(report))
+            "`feedbackbot calibrate` (auto) chooses among the three on the validation half alone (a richer one only "
+            "where its held-out log-loss gain over the simpler exceeds two standard errors).\n\n"
+            "| set | lang | n test | ECE model T | ECE domain T | ECE domain T + bias | ECE domain scales + bias | "
+            "ECE `calibrate` (its choice) | noise floor of that: mean / p95 | accuracy model T → `calibrate` |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n" + served_rows(report))
 
 
 def served_rows(report: dict) -> str:
@@ -183,7 +193,7 @@ def served_rows(report: dict) -> str:
             f"{r['served_three_columns']['calibrate']['neutral_share']:.1%} |"
             for name, r in report["results"].items() if "served_three_columns" in r]
     return ("\nBinary sets above are read through the two polar columns (as bench/accuracy.py reads them). The bot "
-            "itself answers from all three (neutral keeps bias 0); counting a neutral answer as wrong:\n\n"
+            "itself answers from all three (neutral keeps bias 0 and scale 1); counting a neutral answer as wrong:\n\n"
             "| binary set | accuracy, model T → `calibrate`, three columns | answered neutral after `calibrate` |\n"
             "|---|---|---|\n" + "\n".join(rows) + "\n")
 

@@ -38,15 +38,17 @@ class OnnxBackend:
     """ONNX Runtime on the fused float graph, or on its int8 form with near ties re-run on the float graph."""
 
     def __init__(self, model_dir: Path, threads: int, quantized: bool, min_agreement: float = 0.95,
-                 recheck_margin: float = 0.5, log=print, decision_offset: np.ndarray | None = None):
+                 recheck_margin: float = 0.5, log=print, decision_offset: np.ndarray | None = None,
+                 decision_scale: np.ndarray | None = None):
         from .onnx_export import OnnxBuildError, build, disagreement, probe_agreement, session, shared_table
         from .token_ids import TokenIds
 
         self.name = "onnx-int8" if quantized else "onnx"
         self.recheck_margin = recheck_margin if quantized else 0.0
         self.rechecked = 0    # rows re-run on the float graph since start (bench/latency.py reports the share)
-        # temperature x served class biases: where the served decision's ties are (recheck_near_ties)
-        self.decision_offset = decision_offset
+        # served class scales, and temperature x served class biases: where the served decision's ties are
+        # (recheck_near_ties)
+        self.decision_offset, self.decision_scale = decision_offset, decision_scale
         fp32 = build(model_dir, quantized=False, log=log)
         if quantized:
             self.path = build(model_dir, quantized=True, log=log)
@@ -59,7 +61,8 @@ class OnnxBackend:
             self.path = fp32
         else:
             self._session = session(self.path, threads, shared=self._table)
-            self.agreement = probe_agreement(self, self._run_float, TokenIds(model_dir), offset=decision_offset)
+            self.agreement = probe_agreement(self, self._run_float, TokenIds(model_dir), offset=decision_offset,
+                                             scale=decision_scale)
             if self.agreement < min_agreement:
                 raise OnnxBuildError(disagreement(self.agreement, min_agreement, model_dir, self.recheck_margin))
             self.rechecked = 0    # count served rows, not the probe check
@@ -72,15 +75,16 @@ class OnnxBackend:
         logits = self._session.run(["logits"], inputs)[0]
         if self._run_float is not None and self.recheck_margin > 0:
             self.rechecked += recheck_near_ties(logits, inputs, self._run_float, self.recheck_margin,
-                                                self.decision_offset)
+                                                self.decision_offset, self.decision_scale)
         return logits
 
 
 def open_backend(kind: str, model_dir: Path, threads: int, min_agreement: float = 0.95, recheck_margin: float = 0.5,
-                 log=print, decision_offset: np.ndarray | None = None):
+                 log=print, decision_offset: np.ndarray | None = None, decision_scale: np.ndarray | None = None):
     if kind == "torch":
         return TorchBackend(model_dir, threads)
     if kind in ("onnx", "onnx-int8"):
         return OnnxBackend(model_dir, threads, quantized=kind == "onnx-int8", min_agreement=min_agreement,
-                           recheck_margin=recheck_margin, log=log, decision_offset=decision_offset)
+                           recheck_margin=recheck_margin, log=log, decision_offset=decision_offset,
+                           decision_scale=decision_scale)
     raise ValueError(f"unknown model backend {kind!r}; choose one of {', '.join(BACKENDS)}")

@@ -22,7 +22,8 @@ class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 8, threads: int | None = None,
                  backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print,
                  max_chunks: int = 8, temperatures: dict[str, float] | None = None,
-                 biases: dict[str, dict[str, float]] | None = None):
+                 biases: dict[str, dict[str, float]] | None = None,
+                 scales: dict[str, dict[str, float]] | None = None):
         self.model_dir = Path(model_dir)
         check_model_dir(self.model_dir)
         self.meta = read_meta(self.model_dir)
@@ -65,33 +66,47 @@ class Classifier:
         elif temperatures:
             log(f"warning: [model] temperatures has no entry for this model ({self.version}); serving its own "
                 f"temperature {self.temperature:g} (entries for: {', '.join(sorted(temperatures))})")
-        # Per-class biases fitted together with that temperature (softmax(logits / T + bias)); 0 for a label with none.
-        self.bias = np.zeros(len(self.labels))
-        self.biases: dict[str, float] = {}
-        if biases and self.version in biases:
-            if self.temperature_source == "model":
-                raise ValueError(f"[model] biases has an entry for {self.version} but [model] temperatures has none: "
-                                 "they are fitted together (`feedbackbot calibrate` prints both)")
-            entry = {str(k): float(v) for k, v in biases[self.version].items()}
-            unknown = sorted(set(entry) - set(self.labels))
-            if unknown:
-                raise ValueError(f"[model] biases for {self.version}: label(s) {unknown} are not the model's "
-                                 f"({', '.join(self.labels)})")
-            if not all(np.isfinite(v) for v in entry.values()):
-                raise ValueError(f"[model] biases for {self.version}: {entry} has a value that is not a number")
-            self.biases = entry
-            self.bias = np.array([entry.get(label, 0.0) for label in self.labels])
-            log(f"class biases {entry} from [model] biases")
-        # Opened last: an int8 backend re-checks near ties where the served decision is (logits + T * bias).
+        # Per-class biases, and per-class scales, fitted together with that temperature:
+        # softmax(scale * logits / T + bias); bias 0 and scale 1 for a label with none.
+        self.biases = self._per_label("biases", biases, log)
+        self.scales = self._per_label("scales", scales, log)
+        self.bias = np.array([self.biases.get(label, 0.0) for label in self.labels])
+        self.scale = np.array([self.scales.get(label, 1.0) for label in self.labels])
+        # Opened last: an int8 backend re-checks near ties where the served decision is: argmax(scale * logits /
+        # T + bias) = argmax(scale * logits + T * bias).
         self.backend = open_backend(backend, self.model_dir, self.threads, min_agreement, recheck_margin, log,
-                                    decision_offset=self.temperature * self.bias if self.biases else None)
+                                    decision_offset=self.temperature * self.bias if self.biases else None,
+                                    decision_scale=self.scale if self.scales else None)
+
+    def _per_label(self, table: str, entries: dict[str, dict[str, float]] | None, log) -> dict[str, float]:
+        """This model's entry of ``[model] biases`` or ``[model] scales`` (checked), or {} where there is none."""
+        if not entries or self.version not in entries:
+            return {}
+        if self.temperature_source == "model":
+            raise ValueError(f"[model] {table} has an entry for {self.version} but [model] temperatures has none: "
+                             "they are fitted together (`feedbackbot calibrate` prints them all)")
+        try:
+            entry = {str(k): float(v) for k, v in entries[self.version].items()}
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError(f"[model] {table} for {self.version}: {entries[self.version]!r} is not a table of "
+                             "label = number") from None
+        unknown = sorted(set(entry) - set(self.labels))
+        if unknown:
+            raise ValueError(f"[model] {table} for {self.version}: label(s) {unknown} are not the model's "
+                             f"({', '.join(self.labels)})")
+        if not all(np.isfinite(v) for v in entry.values()):
+            raise ValueError(f"[model] {table} for {self.version}: {entry} has a value that is not a number")
+        if table == "scales" and not all(v > 0 for v in entry.values()):
+            raise ValueError(f"[model] scales for {self.version}: {entry} has a scale that is not positive")
+        log(f"class {table} {entry} from [model] {table}")
+        return entry
 
     @classmethod
     def from_config(cls, model_dir: Path, model, log=print, batch_size: int | None = None) -> Classifier:
         """From the ``[model]`` settings (bot.config.ModelConfig)."""
         return cls(model_dir, model.max_length, batch_size or model.batch_size, model.threads, model.backend,
                    model.min_agreement, model.recheck_margin, log, model.max_chunks, model.temperatures,
-                   model.biases)
+                   model.biases, model.scales)
 
     def warm_up(self) -> float:
         started = time.perf_counter()
@@ -130,7 +145,8 @@ class Classifier:
     def served_prior(self) -> dict[str, float] | None:
         """The label prior the served probabilities hold once each: the training shares (uniform when unknown)
         times exp(bias), normalised. What combining two readings divides out (policy.combine_evidence), so a
-        business's biases count once, not twice; None = uniform."""
+        business's biases count once, not twice; None = uniform. Served class scales reweigh each reading's
+        evidence rather than add a prior, so they are not divided out."""
         if not self.biases:
             return self.label_prior
         base = np.array([self.label_prior[label] for label in self.labels]) if self.label_prior \
@@ -139,8 +155,9 @@ class Classifier:
         return {label: float(w) for label, w in zip(self.labels, weights / weights.sum())}
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of logits: softmax(logits / T + bias) with the temperature (and biases) served."""
-        return softmax(np.asarray(logits, dtype=np.float64) / self.temperature + self.bias)
+        """Calibrated probabilities of logits: softmax(scale * logits / T + bias) with the temperature (and class
+        scales and biases) served."""
+        return softmax(self.scale * np.asarray(logits, dtype=np.float64) / self.temperature + self.bias)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = self.probabilities(self.logits(texts))

@@ -119,20 +119,23 @@ def cmd_calibrate(args) -> int:
     _log(f"{result.messages} labelled messages ({', '.join(result.classes)}); model {result.model_version}")
     _log("on messages each calibration was not fitted on (two folds): log-loss / ECE / accuracy")
     shown = {"model": f"model's own temperature {classifier.model_temperature:g}", "temperature": "temperature",
-             "temperature+bias": "temperature + class biases"}
+             "temperature+bias": "temperature + class biases", "scales+bias": "class scales + biases"}
     for name, held in result.held_out.items():
         chosen = "   <- chosen" if name == result.method else ""
         _log(f"  {shown[name]:<34} {held.nll:.3f} / {held.ece:.3f} / {held.accuracy:.3f}{chosen}")
     if result.biases and args.calibrator == "auto":
-        _log("the biases move decisions as well as confidence: this model leans on your messages, and correcting "
-             "the lean predicted held-out messages better")
-    if not result.biases and result.model_version in cfg.model.biases:
-        _log(f'remove [model.biases."{result.model_version}"] from the config: those biases were fitted with '
-             "another temperature, and this calibration has none")
-    _log(f"temperature {result.temperature:.4f}" + (f", biases {', '.join(f'{k} {v:+.3f}' for k, v in result.biases.items())}"
-                                                     if result.biases else "") +
-         "; add to the bot's config file (an existing [model.temperatures] table takes the entry line; replace an "
-         "earlier entry for this version" + (", and its biases table" if result.biases else "") + "):")
+        _log(f"the {'scales and ' if result.scales else ''}biases move decisions as well as confidence: this model "
+             "leans on your messages, and correcting the lean predicted held-out messages better")
+    for table, fitted in (("biases", result.biases), ("scales", result.scales)):
+        if not fitted and result.model_version in getattr(cfg.model, table):
+            _log(f'remove [model.{table}."{result.model_version}"] from the config: those {table} were fitted with '
+                 f"another temperature, and this calibration has none")
+    _log(f"temperature {result.temperature:.4f}"
+         + (f", scales {', '.join(f'{k} {v:.3f}' for k, v in result.scales.items())}" if result.scales else "")
+         + (f", biases {', '.join(f'{k} {v:+.3f}' for k, v in result.biases.items())}" if result.biases else "")
+         + "; add to the bot's config file (an existing [model.temperatures] table takes the entry line; replace an "
+         "earlier entry for this version" + (", and its biases" if result.biases else "")
+         + (" and scales tables" if result.scales else " table" if result.biases else "") + "):")
     print(result.toml(), end="")
     return 0
 
@@ -359,6 +362,8 @@ def cmd_drift(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .domain_calibration import CALIBRATORS
+
     parser = argparse.ArgumentParser(prog="feedbackbot", description=__doc__)
     config_help = "TOML config (default: $FEEDBACKBOT_CONFIG); before or after the command"
     parser.add_argument("--config", type=Path, default=None, help=config_help)
@@ -398,8 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--text-column")
     cal.add_argument("--label-column")
     cal.add_argument("--encoding", default="utf-8")
-    cal.add_argument("--calibrator", choices=("auto", "temperature", "temperature+bias"), default="auto",
-                     help="auto (default): the one that predicts held-out messages better (log-loss)")
+    cal.add_argument("--calibrator", choices=CALIBRATORS, default="auto",
+                     help="auto (default): the richest one that predicts held-out messages better (log-loss) "
+                          "than the simpler ones beyond chance")
     cal.set_defaults(handler=cmd_calibrate)
 
     templates = sub.add_parser("templates", help="response templates")

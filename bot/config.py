@@ -48,6 +48,9 @@ class ModelConfig:
     # Per-class logit biases fitted together with that temperature (`feedbackbot calibrate` chose "temperature +
     # bias"), keyed by model version, then label: probabilities are softmax(logits / T + bias).
     biases: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per-class logit scales fitted together with them (`feedbackbot calibrate` chose "scales+bias": vector
+    # scaling), keyed like the biases: probabilities are softmax(scale * logits / T + bias).
+    scales: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -348,12 +348,12 @@ class Bot:
 
 
 def without_business_calibration(config: BotConfig) -> BotConfig:
-    """``config`` with no [model] temperatures or biases: for comparing models with each other (the registry's
+    """``config`` with no [model] temperatures, biases or scales: for comparing models with each other (the registry's
     scores, retrain's report), where a business's calibration fitted for one version would tilt the comparison
-    (biases move decisions) and would not carry over to the other anyway."""
+    (biases and scales move decisions) and would not carry over to the other anyway."""
     from dataclasses import replace
 
-    return replace(config, model=replace(config.model, temperatures={}, biases={}))
+    return replace(config, model=replace(config.model, temperatures={}, biases={}, scales={}))
 
 
 def load_classifier(path: str, config: BotConfig, log_fn=print) -> Classifier:

@@ -210,14 +210,15 @@ def default_threads() -> int:
 
 
 def recheck_near_ties(logits: np.ndarray, inputs: dict[str, np.ndarray], run_float, margin: float,
-                      offset: np.ndarray | None = None) -> int:
+                      offset: np.ndarray | None = None, scale: np.ndarray | None = None) -> int:
     """Re-run on the float graph (``run_float``) the rows whose top two logits are closer than ``margin``, in
-    place; returns how many rows were re-run. ``offset``: what the decision adds to the logits (temperature x the
-    served class biases, as argmax(logits / T + bias) = argmax(logits + T * bias)), so ties are found where the
-    served decision is, not where the raw logits tie."""
+    place; returns how many rows were re-run. ``scale`` and ``offset``: what the decision does to the logits (the
+    served class scales, and temperature x the served class biases, as argmax(scale * logits / T + bias) =
+    argmax(scale * logits + T * bias)), so ties are found where the served decision is, not where the raw logits
+    tie."""
     if margin <= 0 or logits.shape[1] < 2:
         return 0
-    decided = logits if offset is None else logits + offset
+    decided = decision(logits, offset, scale)
     top2 = np.partition(decided, -2, axis=1)[:, -2:]
     rows = np.flatnonzero(top2[:, 1] - top2[:, 0] < margin)
     if rows.size:
@@ -225,13 +226,19 @@ def recheck_near_ties(logits: np.ndarray, inputs: dict[str, np.ndarray], run_flo
     return int(rows.size)
 
 
+def decision(logits: np.ndarray, offset: np.ndarray | None = None, scale: np.ndarray | None = None) -> np.ndarray:
+    """The logits as the served decision weighs them: scale * logits + offset (either may be None)."""
+    decided = logits if scale is None else logits * scale
+    return decided if offset is None else decided + offset
+
+
 def probe_agreement(run_int8, run_float, tokens: TokenIds, max_length: int = 128,
-                    offset: np.ndarray | None = None) -> float:
+                    offset: np.ndarray | None = None, scale: np.ndarray | None = None) -> float:
     """Share of the probe messages on which ``run_int8`` (with its re-check) picks the float graph's label (the
-    label served: after ``offset``, see recheck_near_ties)."""
+    label served: after ``scale`` and ``offset``, see recheck_near_ties)."""
     inputs = encode(tokens, probe_messages(), max_length)
-    shift = 0.0 if offset is None else offset
-    return float(((run_int8(inputs) + shift).argmax(1) == (run_float(inputs) + shift).argmax(1)).mean())
+    return float((decision(run_int8(inputs), offset, scale).argmax(1)
+                  == decision(run_float(inputs), offset, scale).argmax(1)).mean())
 
 
 def build(model_dir: Path, quantized: bool, max_length: int = 128, log=print) -> Path:

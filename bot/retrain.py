@@ -132,8 +132,8 @@ def write_report(out: Path, counts: dict, suites: dict[str, tuple[float, float]]
     lines = [f"# Retrain: {candidate_version} vs {serving_version}", "",
              f"New labels: {counts['train']} for training ({', '.join(f'{k} {v}' for k, v in counts['sources'].items())}),"
              f" {counts['holdout']} newest held out.", "",
-             "Both models are scored with their own temperature (no `[model] temperatures` / `biases` from the bot's "
-             "config: those are fitted for one version). A candidate serves with its own until `feedbackbot "
+             "Both models are scored with their own temperature (no `[model] temperatures` / `biases` / `scales` from "
+             "the bot's config: those are fitted for one version). A candidate serves with its own until `feedbackbot "
              "calibrate` is run for it.", "",
              "| suite | serving | candidate | change |", "|---|---|---|---|",
              *[f"| {n} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" for n, (a, b) in suites.items()], "",
@@ -166,7 +166,7 @@ def retrain(store: Store, serving_dir: Path, out: Path, bot_config, holdout_days
     counts = collect_labels(store, out, holdout_days, include_model)
     log(f"new labels: {counts['train']} to train on, {counts['holdout']} held out by time")
     meta = run(recipe(Path(serving_dir), out, Path(counts["paths"]["train"]), epochs), log=log)
-    # model against model, each with its own temperature: [model] temperatures / biases are fitted for one version
+    # model against model, each with its own temperature: [model] temperatures / biases / scales are fitted for one version
     compared = without_business_calibration(bot_config)
     serving = load_classifier(str(serving_dir), compared, log)
     candidate = load_classifier(str(out / "model"), compared, log)

@@ -23,34 +23,45 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 
 def _fit_scaling(logits: np.ndarray, labels: np.ndarray, *, with_bias: bool, max_iter: int,
-                 l2: float = 0.0) -> tuple[float, np.ndarray]:
-    """L-BFGS on the validation NLL of softmax(logits / T [+ bias]); T optimised as log T so it stays > 0.
+                 l2: float = 0.0, with_scales: bool = False) -> tuple[float, np.ndarray, np.ndarray]:
+    """L-BFGS on the validation NLL of softmax(scales * logits / T [+ bias]); T optimised as log T so it stays > 0,
+    the scales (``with_scales``) as log-scales centred on 0, so they are positive with geometric mean 1 and T keeps
+    its meaning (the overall sharpness). Returns (T, scales, bias); scales are 1 and bias 0 where not fitted.
 
-    One loop for both calibrators so they cannot drift apart (step size, line search, divergence check)."""
+    One loop for every calibrator so they cannot drift apart (step size, line search, divergence check)."""
     import torch   # here, not at the top: the bot imports softmax and serves without PyTorch
 
     x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=with_bias)
-    params = [log_t, bias] if with_bias else [log_t]
+    k = x.shape[1]
+    # a scale fit starts from the temperature alone (a good, nearby start for the extra parameters)
+    start = np.log(_fit_scaling(logits, labels, with_bias=False, max_iter=max_iter)[0]) if with_scales else 0.0
+    log_t = torch.full((1,), float(start), dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(k, dtype=torch.float64, requires_grad=with_bias)
+    log_s = torch.zeros(k, dtype=torch.float64, requires_grad=with_scales)
+    params = [log_t] + ([bias] if with_bias else []) + ([log_s] if with_scales else [])
     opt = torch.optim.LBFGS(params, lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x / log_t.exp() + bias, y)
+        centred = log_s - log_s.mean()
+        loss = torch.nn.functional.cross_entropy(x * centred.exp() / log_t.exp() + bias, y)
         if with_bias:
             loss = loss + l2 * (bias ** 2).sum()
+        if with_scales:
+            loss = loss + l2 * (centred ** 2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     t = float(log_t.exp().item())
     b = bias.detach().numpy().copy()
-    if not np.isfinite(t) or t <= 0 or not np.isfinite(b).all():
-        what = "temperature and bias" if with_bias else "temperature"
-        raise ArithmeticError(f"{what} fit diverged (T={t}" + (f", bias={b})" if with_bias else ")"))
-    return t, b
+    s = (log_s - log_s.mean()).exp().detach().numpy().copy()
+    if not np.isfinite(t) or t <= 0 or not np.isfinite(b).all() or not np.isfinite(s).all():
+        what = "temperature" + (", scales" if with_scales else "") + (" and bias" if with_bias else "")
+        raise ArithmeticError(f"{what} fit diverged (T={t}" + (f", scales={s}" if with_scales else "")
+                              + (f", bias={b})" if with_bias else ")"))
+    return t, s, b
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200) -> float:
@@ -136,5 +147,19 @@ def fit_temperature_and_bias(logits: np.ndarray, labels: np.ndarray, max_iter: i
     The bias absorbs a shift of the label prior between the training mix and a domain (a shop whose customers are
     mostly happy), which a temperature alone cannot. A small L2 penalty pins the biases (softmax ignores a common
     shift) and keeps them near 0 when the data says nothing."""
-    t, b = _fit_scaling(logits, labels, with_bias=True, max_iter=max_iter, l2=l2)
+    t, _, b = _fit_scaling(logits, labels, with_bias=True, max_iter=max_iter, l2=l2)
     return t, b - b.mean()
+
+
+def fit_scales_and_bias(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200,
+                        l2: float = 1e-3) -> tuple[float, np.ndarray, np.ndarray]:
+    """(T, scales, bias) minimising validation NLL of softmax(scales * logits / T + bias): vector scaling (Guo et
+    al. 2017, "On Calibration of Modern Neural Networks"), a temperature per class written as one shared T times
+    per-class scales with geometric mean 1.
+
+    Where a class's logit means something else on a domain than in the training mix (Portuguese 3-star reviews:
+    the model's *neutral* logit says little about a lukewarm review), one temperature and a prior shift cannot fix
+    it; a scale per class can (bench/calibration.py). The same small L2 penalty keeps the biases and the log-scales
+    near 0 when the data says nothing."""
+    t, scales, b = _fit_scaling(logits, labels, with_bias=True, with_scales=True, max_iter=max_iter, l2=l2)
+    return t, scales, b - b.mean()

@@ -39,7 +39,8 @@ def test_the_fitted_temperature_undoes_overconfidence_on_messages_it_was_not_fit
     assert result.toml() == f'[model.temperatures]\n"overconfident:1" = {result.temperature:.4f}\n'
     # no lean in these messages: the biases' held-out gain is noise, so the simpler temperature is kept
     assert result.method == "temperature" and result.biases == {}
-    assert set(result.held_out) == {"model", "temperature", "temperature+bias"}
+    assert set(result.held_out) == {"model", "temperature", "temperature+bias", "scales+bias"}
+    assert result.scales == {} and "[model.scales" not in result.toml()
 
 
 def test_binary_labels_calibrate_the_two_polar_columns_and_bad_sets_are_refused():
@@ -157,13 +158,67 @@ def test_a_lean_is_corrected_by_biases_chosen_on_held_out_messages_and_served(ti
         Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
 
 
-def test_bias_pays_off_only_beyond_chance():
-    from bot.domain_calibration import bias_pays_off
+def test_a_richer_calibrator_pays_off_only_beyond_chance():
+    from bot.domain_calibration import pays_off
 
     rng = np.random.default_rng(0)
     base = rng.exponential(0.5, 400)
-    assert not bias_pays_off(base, base + rng.normal(0, 0.05, 400))       # noise either way
-    assert bias_pays_off(base, base - 0.05 + rng.normal(0, 0.05, 400))    # a steady gain
+    assert not pays_off(base, base + rng.normal(0, 0.05, 400))       # noise either way
+    assert pays_off(base, base - 0.05 + rng.normal(0, 0.05, 400))    # a steady gain
+
+
+class MuteNeutralModel(OverconfidentModel):
+    """On this domain the model's neutral logit is noise (as the default's is on Portuguese 3-star reviews): the
+    polar logits are overconfident but informative, the neutral one says nothing about the truth."""
+    version = "mute-neutral:1"
+
+    def logits(self, texts):
+        out = super().logits(texts).copy()
+        rows = np.array([int(t.split()[1]) for t in texts])
+        out[:, 1] = np.random.default_rng(rows).normal(0, 6.0, len(rows)) if len(rows) else out[:, 1]
+        return out
+
+
+def test_a_class_whose_logit_means_nothing_here_is_rescaled_by_scales_chosen_on_held_out_messages(tiny_model_dir,
+                                                                                                  tmp_path):
+    import tomllib
+
+    model = MuteNeutralModel()
+    result = calibrate(model, model.texts, model.truth)
+    held = result.held_out
+    assert result.method == "scales+bias"
+    assert held["scales+bias"].nll < held["temperature+bias"].nll - 0.05
+    assert held["scales+bias"].accuracy > held["temperature+bias"].accuracy
+    assert result.ece_calibrated == held["scales+bias"].ece < held["temperature+bias"].ece
+    assert result.scales["neutral"] < 0.5 * min(result.scales["negative"], result.scales["positive"])
+    assert np.isclose(np.prod(list(result.scales.values())), 1.0)          # geometric mean 1: T keeps its meaning
+    table = tomllib.loads(result.toml())["model"]
+    assert table["scales"] == {"mute-neutral:1": {k: round(v, 4) for k, v in result.scales.items()}}
+    assert table["biases"] == {"mute-neutral:1": {k: round(v, 4) for k, v in result.biases.items()}}
+    # forcing a simpler calibrator fits no scales
+    assert calibrate(model, model.texts, model.truth, method="temperature+bias").scales == {}
+
+    # served: probabilities are softmax(scale * logits / T + bias) for that model version only
+    own = Classifier(tiny_model_dir)
+    texts = ["the delivery was late again", "love the new app"]
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n[model.biases."{own.version}"]\nnegative = 0.5\n'
+                      f'[model.scales."{own.version}"]\nneutral = 0.25\npositive = 1.5\n')
+    served = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    assert served.scales == {"neutral": 0.25, "positive": 1.5}
+    scale = np.array([{"neutral": 0.25, "positive": 1.5}.get(k, 1.0) for k in own.labels])
+    bias = np.array([0.5 if k == "negative" else 0.0 for k in own.labels])
+    expected = softmax(scale * own.logits(texts) / 2.0 + bias)
+    got = [[p.probabilities[label] for label in own.labels] for p in served.predict(texts)]
+    assert np.allclose(got, expected, atol=1e-6)
+    for bad, match in ((f'[model.scales."{own.version}"]\nneutral = 0.5\n', "temperatures has none"),
+                       (f'[model.temperatures]\n"{own.version}" = 2.0\n[model.scales."{own.version}"]\nneutral = 0\n',
+                        "not positive"),
+                       (f'[model.temperatures]\n"{own.version}" = 2.0\n[model.scales."{own.version}"]\nangry = 1\n',
+                        r"\['angry'\] are not the model's")):
+        config.write_text(bad)
+        with pytest.raises(ValueError, match=match):
+            Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
 
 
 def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir):
@@ -191,14 +246,16 @@ def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir)
     assert own.served_prior == own.label_prior                         # no biases: the training shares
 
 
-def test_recalibrating_to_temperature_only_says_to_remove_the_old_biases(tiny_model_dir, tmp_path, capsys):
+def test_recalibrating_to_temperature_only_says_to_remove_the_old_biases_and_scales(tiny_model_dir, tmp_path, capsys):
     version = Classifier(tiny_model_dir).version
     config = tmp_path / "bot.toml"
-    config.write_text(f'[model.temperatures]\n"{version}" = 1.5\n[model.biases."{version}"]\nnegative = 0.7\n')
+    config.write_text(f'[model.temperatures]\n"{version}" = 1.5\n[model.biases."{version}"]\nnegative = 0.7\n'
+                      f'[model.scales."{version}"]\nneutral = 0.5\n')
     assert main(["calibrate", "--config", str(config), "--data", str(SAMPLE), "--model", str(tiny_model_dir),
                  "--calibrator", "temperature"]) == 0
     out, err = capsys.readouterr()
     assert f'remove [model.biases."{version}"]' in err and "[model.biases" not in out
+    assert f'remove [model.scales."{version}"]' in err and "[model.scales" not in out
     assert "leans on your messages" not in err                     # forced, not chosen: no claim about a lean
 
 
@@ -208,6 +265,7 @@ def test_models_are_compared_without_a_business_calibration(tiny_model_dir, tmp_
 
     cfg = BotConfig()
     cfg.model.temperatures, cfg.model.biases = {"v": 2.0}, {"v": {"negative": 1.0}}
+    cfg.model.scales = {"v": {"neutral": 0.5}}
     plain = without_business_calibration(cfg)
-    assert plain.model.temperatures == {} and plain.model.biases == {}
+    assert plain.model.temperatures == {} and plain.model.biases == {} and plain.model.scales == {}
     assert cfg.model.biases == {"v": {"negative": 1.0}} and plain.model.max_length == cfg.model.max_length

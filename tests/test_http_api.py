@@ -24,7 +24,7 @@ def test_health(live):
     assert r.status_code == 200 and r.json() == {"status": "ok", "model": bot.classifier.version,
                                                  "labels": ["negative", "neutral", "positive"],
                                                  "temperature": bot.classifier.model_temperature,
-                                                 "temperature_source": "model", "biases": {},
+                                                 "temperature_source": "model", "biases": {}, "scales": {},
                                                  "outbox_pending": 0}     # hand-off notifications not yet delivered
 
 

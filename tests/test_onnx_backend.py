@@ -89,6 +89,33 @@ def test_near_ties_are_found_where_the_served_decision_is_with_class_biases(tiny
                                                                        for k in own.labels]))
 
 
+def test_the_near_tie_recheck_follows_served_class_scales(tiny_model_dir):
+    """Served scales reweigh the logits before the decision: argmax(scale * logits / T + bias) = argmax(scale *
+    logits + T * bias), so a tie in the raw logits is no tie once scaled, and a scaled tie is re-checked."""
+    logits = np.array([[2.0, 0.0, 1.8], [2.0, 0.0, 1.0]], dtype=np.float32)
+    inputs = {"input_ids": np.arange(2)[:, None]}
+    seen = []
+
+    def run_float(batch):
+        seen.append(batch["input_ids"][:, 0].tolist())
+        return np.zeros((len(batch["input_ids"]), 3), dtype=np.float32)
+
+    assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5) == 1 and seen == [[0]]
+    # scale 0.5 on the first class: row 0 is 1.0 vs 1.8 (clear), row 1 is 1.0 vs 1.0 (a tie)
+    assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5, scale=np.array([0.5, 1.0, 1.0])) == 1
+    assert seen == [[0], [1]]
+    assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5, offset=np.array([0.0, 0.0, -0.8]),
+                             scale=np.array([0.5, 1.0, 1.0])) == 1 and seen[-1] == [0]
+    own = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", log=lambda *_: None)
+    # (min_agreement 0: a random tiny model's logits are all near ties; what is checked here is the wiring)
+    scaled = Classifier(tiny_model_dir, max_length=48, backend="onnx-int8", log=lambda *_: None, min_agreement=0.0,
+                        temperatures={own.version: 2.0}, biases={own.version: {"negative": 0.5}},
+                        scales={own.version: {"neutral": 0.25}})
+    assert own.backend.decision_scale is None
+    assert np.allclose(scaled.backend.decision_scale, [0.25 if k == "neutral" else 1.0 for k in own.labels])
+    assert np.allclose(scaled.backend.decision_offset, [1.0 if k == "negative" else 0.0 for k in own.labels])
+
+
 def test_int8_with_every_row_rechecked_equals_the_float_graph(tiny_model_dir):
     """The re-check really runs the float graph: with an infinite margin every row is re-run, so int8 == float."""
     float_clf = Classifier(tiny_model_dir, max_length=48, backend="onnx", log=lambda *_: None)

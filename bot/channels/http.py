@@ -163,6 +163,9 @@ class HealthOut(BaseModel):
     temperature_source: str = Field(description='"model" or "[model] temperatures"')
     biases: dict[str, float] = Field(default_factory=dict, description="per-class logit biases served with that "
                                      "temperature ([model] biases, from `feedbackbot calibrate`); empty: none")
+    scales: dict[str, float] = Field(default_factory=dict, description="per-class logit scales served with them "
+                                     "([model] scales, from `feedbackbot calibrate`: softmax(scale * logits / T + "
+                                     "bias)); empty: none")
     outbox_pending: int | None = Field(default=None, description="hand-off notifications not yet delivered "
                                        "(null when the store cannot be read)")
 
@@ -361,7 +364,7 @@ def create_app(bot: Bot, cfg: ServerConfig, with_gradio: bool = True) -> FastAPI
         classifier = bot.classifier
         return {"status": "ok", "model": classifier.version, "labels": classifier.labels,
                 "temperature": classifier.temperature, "temperature_source": classifier.temperature_source,
-                "biases": classifier.biases,
+                "biases": classifier.biases, "scales": classifier.scales,
                 "outbox_pending": pending}
 
     @app.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False)
