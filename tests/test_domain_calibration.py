@@ -114,6 +114,25 @@ def test_the_printed_key_is_valid_toml_for_any_version_and_an_unmatched_table_is
     assert any("no entry for this model" in line and "someone-else:abc:123" in line for line in logged)
 
 
+
+def _serve(tiny_model_dir, config, tables: str):
+    """A classifier served from a config holding ``tables`` (VERSION stands for the tiny model's version), its
+    probabilities on two messages, and the logits of the model as it is."""
+    own = Classifier(tiny_model_dir)
+    config.write_text(tables.replace("VERSION", own.version))
+    served = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    texts = ["the delivery was late again", "love the new app"]
+    got = np.array([[p.probabilities[label] for label in own.labels] for p in served.predict(texts)])
+    return served, got, own.logits(texts)
+
+
+def _refused(tiny_model_dir, config, tables: str, match: str) -> None:
+    """A config holding ``tables`` (VERSION: the tiny model's version) is refused at start, saying ``match``."""
+    config.write_text(tables.replace("VERSION", Classifier(tiny_model_dir).version))
+    with pytest.raises(ValueError, match=match):
+        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+
+
 class LeaningModel(OverconfidentModel):
     """Leans positive on this domain (as the default model does on Dutch reviews): +1.5 on positive, -1.5 on
     negative, on top of being overconfident."""
@@ -140,22 +159,14 @@ def test_a_lean_is_corrected_by_biases_chosen_on_held_out_messages_and_served(ti
     assert table["biases"] == {"leaning:1": {k: round(v, 4) for k, v in result.biases.items()}}
 
     # served: probabilities are softmax(logits / T + bias) for that model version only
-    own = Classifier(tiny_model_dir)
-    texts = ["the delivery was late again", "love the new app"]
     config = tmp_path / "bot.toml"
-    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n'
-                      f'[model.biases."{own.version}"]\nnegative = 1.0\npositive = -1.0\n')
-    served = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    served, got, logits = _serve(tiny_model_dir, config, '[model.temperatures]\n"VERSION" = 2.0\n'
+                                 '[model.biases."VERSION"]\nnegative = 1.0\npositive = -1.0\n')
     assert served.biases == {"negative": 1.0, "positive": -1.0}
-    expected = softmax(own.logits(texts) / 2.0 + np.array([served.biases.get(k, 0.0) for k in own.labels]))
-    got = [[p.probabilities[label] for label in own.labels] for p in served.predict(texts)]
-    assert np.allclose(got, expected, atol=1e-6)
-    config.write_text(f'[model.biases."{own.version}"]\nnegative = 1.0\n')
-    with pytest.raises(ValueError, match="temperatures has none"):
-        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
-    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n[model.biases."{own.version}"]\nangry = 1.0\n')
-    with pytest.raises(ValueError, match=r"\['angry'\] are not the model's"):
-        Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    assert np.allclose(got, softmax(logits / 2.0 + [served.biases.get(k, 0.0) for k in served.labels]), atol=1e-6)
+    _refused(tiny_model_dir, config, '[model.biases."VERSION"]\nnegative = 1.0\n', "temperatures has none")
+    _refused(tiny_model_dir, config, '[model.temperatures]\n"VERSION" = 2.0\n[model.biases."VERSION"]\nangry = 1.0\n',
+             r"\['angry'\] are not the model's")
 
 
 def test_a_richer_calibrator_pays_off_only_beyond_chance():
@@ -199,26 +210,19 @@ def test_a_class_whose_logit_means_nothing_here_is_rescaled_by_scales_chosen_on_
     assert calibrate(model, model.texts, model.truth, method="temperature+bias").scales == {}
 
     # served: probabilities are softmax(scale * logits / T + bias) for that model version only
-    own = Classifier(tiny_model_dir)
-    texts = ["the delivery was late again", "love the new app"]
     config = tmp_path / "bot.toml"
-    config.write_text(f'[model.temperatures]\n"{own.version}" = 2.0\n[model.biases."{own.version}"]\nnegative = 0.5\n'
-                      f'[model.scales."{own.version}"]\nneutral = 0.25\npositive = 1.5\n')
-    served = Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    served, got, logits = _serve(tiny_model_dir, config, '[model.temperatures]\n"VERSION" = 2.0\n'
+                                 '[model.biases."VERSION"]\nnegative = 0.5\n'
+                                 '[model.scales."VERSION"]\nneutral = 0.25\npositive = 1.5\n')
     assert served.scales == {"neutral": 0.25, "positive": 1.5}
-    scale = np.array([{"neutral": 0.25, "positive": 1.5}.get(k, 1.0) for k in own.labels])
-    bias = np.array([0.5 if k == "negative" else 0.0 for k in own.labels])
-    expected = softmax(scale * own.logits(texts) / 2.0 + bias)
-    got = [[p.probabilities[label] for label in own.labels] for p in served.predict(texts)]
-    assert np.allclose(got, expected, atol=1e-6)
-    for bad, match in ((f'[model.scales."{own.version}"]\nneutral = 0.5\n', "temperatures has none"),
-                       (f'[model.temperatures]\n"{own.version}" = 2.0\n[model.scales."{own.version}"]\nneutral = 0\n',
-                        "not positive"),
-                       (f'[model.temperatures]\n"{own.version}" = 2.0\n[model.scales."{own.version}"]\nangry = 1\n',
-                        r"\['angry'\] are not the model's")):
-        config.write_text(bad)
-        with pytest.raises(ValueError, match=match):
-            Classifier.from_config(tiny_model_dir, load_config(config).model, log=lambda *_: None)
+    scale = np.array([{"neutral": 0.25, "positive": 1.5}.get(k, 1.0) for k in served.labels])
+    bias = np.array([0.5 if k == "negative" else 0.0 for k in served.labels])
+    assert np.allclose(got, softmax(scale * logits / 2.0 + bias), atol=1e-6)
+    _refused(tiny_model_dir, config, '[model.scales."VERSION"]\nneutral = 0.5\n', "temperatures has none")
+    _refused(tiny_model_dir, config, '[model.temperatures]\n"VERSION" = 2.0\n[model.scales."VERSION"]\nneutral = 0\n',
+             "not positive")
+    _refused(tiny_model_dir, config, '[model.temperatures]\n"VERSION" = 2.0\n[model.scales."VERSION"]\nangry = 1\n',
+             r"\['angry'\] are not the model's")
 
 
 def test_served_biases_count_once_when_two_readings_are_combined(tiny_model_dir):

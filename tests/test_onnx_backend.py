@@ -52,15 +52,19 @@ def test_int8_graph_quantises_attention_and_matmuls(tiny_model_dir):
     assert int8["QAttention"] == layers and int8["MatMulInteger"] == 3 * layers and int8["Attention"] == 0
 
 
+def _recording_float_graph(seen: list, value: float = 0.0):
+    """A stand-in float graph that records which rows it was asked to re-run and answers ``value`` for each."""
+    def run_float(batch):
+        seen.append(batch["input_ids"][:, 0].tolist())
+        return np.full((len(batch["input_ids"]), 3), value, dtype=np.float32)
+    return run_float
+
+
 def test_recheck_near_ties_reruns_exactly_the_close_rows():
     logits = np.array([[2.0, 1.9, 0.0], [3.0, 0.0, 0.0], [0.0, 0.2, 0.8], [1.0, 1.0, 1.0]], dtype=np.float32)
     inputs = {"input_ids": np.arange(4)[:, None]}
     seen = []
-
-    def run_float(batch):
-        seen.append(batch["input_ids"][:, 0].tolist())
-        return np.full((len(batch["input_ids"]), 3), 7.0, dtype=np.float32)
-
+    run_float = _recording_float_graph(seen, 7.0)
     assert recheck_near_ties(logits, inputs, run_float, margin=0.5) == 2
     assert seen == [[0, 3]]                       # top-two margins 0.1 and 0.0; not 3.0 or 0.6
     assert (logits[[0, 3]] == 7.0).all() and logits[1, 0] == 3.0 and logits[2, 2] == np.float32(0.8)
@@ -72,10 +76,7 @@ def test_near_ties_are_found_where_the_served_decision_is_with_class_biases(tiny
     logits = np.array([[2.0, 0.0, 0.0], [2.0, 0.0, 1.9]], dtype=np.float32)
     inputs = {"input_ids": np.arange(2)[:, None]}
     seen = []
-
-    def run_float(batch):
-        seen.append(batch["input_ids"][:, 0].tolist())
-        return np.zeros((len(batch["input_ids"]), 3), dtype=np.float32)
+    run_float = _recording_float_graph(seen)
 
     # with +2 on the first class row 0's decision is clear and row 1's (4.0 vs 1.9) too; with -2: 0.0 vs 0.0 and 1.9
     assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5, offset=np.array([2.0, 0.0, 0.0])) == 0
@@ -95,10 +96,7 @@ def test_the_near_tie_recheck_follows_served_class_scales(tiny_model_dir):
     logits = np.array([[2.0, 0.0, 1.8], [2.0, 0.0, 1.0]], dtype=np.float32)
     inputs = {"input_ids": np.arange(2)[:, None]}
     seen = []
-
-    def run_float(batch):
-        seen.append(batch["input_ids"][:, 0].tolist())
-        return np.zeros((len(batch["input_ids"]), 3), dtype=np.float32)
+    run_float = _recording_float_graph(seen)
 
     assert recheck_near_ties(logits.copy(), inputs, run_float, 0.5) == 1 and seen == [[0]]
     # scale 0.5 on the first class: row 0 is 1.0 vs 1.8 (clear), row 1 is 1.0 vs 1.0 (a tie)
