@@ -182,8 +182,40 @@ def test_hostile_text_in_chat_and_widget_is_shown_as_text_and_stored_verbatim(br
 
 # --- What is stored must be true: the browser halves of the integrity scenarios --------------------------------
 
+def _stream_closed(page, timeout_s: float = 30.0) -> None:
+    """Wait until Gradio's event stream for this page is closed (no ``queue/data`` request in flight).
+
+    Gradio closes a page's stream when its last pending event completes; a new event sent in the moment it closes
+    can be lost by Gradio's browser client, which then ignores the box (README, "A known flake"). A person types
+    for seconds after a reply; this test types at once, so it first lets the stream close, as a person would.
+    Tracking starts at a page's first send, before any queued event of that page."""
+    state = _STREAMS.get(page)
+    if state is None:
+        state = _STREAMS[page] = [0]
+
+        def count(step):
+            return lambda request: state.__setitem__(0, state[0] + step) if "/queue/data" in request.url else None
+        page.on("request", count(1))
+        page.on("requestfinished", count(-1))
+        page.on("requestfailed", count(-1))
+    deadline = time.monotonic() + timeout_s
+    while state[0] > 0:
+        assert time.monotonic() < deadline, "Gradio's event stream stayed open"
+        page.wait_for_timeout(20)       # lets Playwright deliver the page's request events
+
+
+_STREAMS: dict = {}     # page -> [queue/data requests in flight]
+
+
+def _click(page, locator) -> None:
+    """Click a Gradio control (like, undo, retry, an answer button) once the page's event stream is closed."""
+    _stream_closed(page)
+    locator.click()
+
+
 def _send(page, text, n):
     """Type a chat message and wait for the n-th bot message (0-based)."""
+    _stream_closed(page)
     box = page.get_by_role("textbox").first
     box.wait_for(timeout=30000)
     box.fill(text)
@@ -209,20 +241,20 @@ def test_gradio_likes_are_a_state_and_undo_takes_the_rating_back(browser, site):
     _send(page, "the seat was fine", 1)
     first, second = (r["id"] for r in _gradio_rows(bot, since))
     rating = lambda mid: bot.store.get_message(mid).rating  # noqa: E731
-    page.get_by_label("Like", exact=True).nth(1).click()
+    _click(page, page.get_by_label("Like", exact=True).nth(1))
     eventually(lambda: rating(second) == 1)
-    page.get_by_label("Liked", exact=True).click()                # like again = un-like
+    _click(page, page.get_by_label("Liked", exact=True))                # like again = un-like
     eventually(lambda: rating(second) is None)
-    page.get_by_label("Dislike", exact=True).nth(1).click()
+    _click(page, page.get_by_label("Dislike", exact=True).nth(1))
     eventually(lambda: rating(second) == -1)
-    page.get_by_label("Like", exact=True).nth(1).click()          # screen: "Liked"; store: +1
+    _click(page, page.get_by_label("Like", exact=True).nth(1))          # screen: "Liked"; store: +1
     eventually(lambda: rating(second) == 1)
     assert page.get_by_label("Liked", exact=True).count() == 1
-    page.get_by_label("Dislike", exact=True).first.click()
+    _click(page, page.get_by_label("Dislike", exact=True).first)
     eventually(lambda: rating(first) == -1)
-    page.get_by_label("Dislike", exact=True).last.click()           # the first now reads "Disliked"
+    _click(page, page.get_by_label("Dislike", exact=True).last)           # the first now reads "Disliked"
     eventually(lambda: rating(second) == -1)
-    page.get_by_label("Undo", exact=True).click()                  # the second exchange leaves the screen...
+    _click(page, page.get_by_label("Undo", exact=True))                  # the second exchange leaves the screen...
     eventually(lambda: bot.store.get_message(second).withdrawn_at is not None)
     assert rating(second) is None and rating(first) == -1          # ...and its rating leaves the store
     assert page.locator('[data-testid="bot"]').count() == 1
@@ -237,7 +269,7 @@ def test_gradio_retry_opens_no_second_ticket_and_buttons_answer_the_question(bro
     page.goto(server.url + "/", wait_until="load")
     _send(page, text_predicted_as(bot.classifier, "negative"), 0)
     shown = page.locator('[data-testid="bot"]').first.inner_text().strip()
-    page.get_by_label("Retry", exact=True).click()
+    _click(page, page.get_by_label("Retry", exact=True))
     page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 1 && "
                            "!document.querySelector('.generating, .pending')", timeout=30000)
     eventually(lambda: page.locator('[data-testid="bot"]').first.inner_text().strip() == shown)
@@ -246,7 +278,7 @@ def test_gradio_retry_opens_no_second_ticket_and_buttons_answer_the_question(bro
     _send(page, "the flight was, well, a flight", 1)               # a follow-up question, no buttons
     asked = _gradio_rows(bot, since)[-1]
     _send(page, "the seat was there and so was I", 2)              # still unsure: label buttons
-    page.get_by_role("button", name="\U0001F44E Bad", exact=True).click()
+    _click(page, page.get_by_role("button", name="\U0001F44E Bad", exact=True))
     page.locator('[data-testid="bot"]').nth(3).wait_for(timeout=30000)
     eventually(lambda: next(r for r in bot.store.iter_messages() if r["id"] == asked["id"])["correction"] == "negative")
     row = next(r for r in bot.store.iter_messages() if r["id"] == asked["id"])
@@ -261,7 +293,7 @@ def test_gradio_clear_starts_a_new_conversation_so_yes_answers_nothing(browser, 
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(server.url + "/", wait_until="load")
     _send(page, text_predicted_as(bot.classifier, "negative"), 0)  # the bot asks "did I get that right?"
-    page.get_by_label("Clear", exact=True).click()
+    _click(page, page.get_by_label("Clear", exact=True))
     page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 0", timeout=10000)
     _send(page, "yes", 0)
     rows = _gradio_rows(bot, since)
