@@ -30,9 +30,9 @@ own temperature until it is calibrated too (the bot logs which calibration it se
     [model.biases."<model version>"]      # only when temperature + bias, or scales + bias, is chosen
     negative = 0.8
     positive = -0.8
-    [model.scales."<model version>"]      # only when scales + bias is chosen
+    [model.scales."<model version>"]      # only when scales + bias is chosen (geometric mean 1)
     negative = 1.2
-    positive = 0.8
+    positive = 0.8333
 
 Thresholds stay the model's: a calibrated probability means what it says, so a threshold of 0.9 now means 90% on
 this business's messages. With binary labels (negative/positive) only those two columns are fitted; the neutral
