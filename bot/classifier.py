@@ -69,7 +69,7 @@ class Classifier:
         # Per-class biases, and per-class scales, fitted together with that temperature:
         # softmax(scale * logits / T + bias); bias 0 and scale 1 for a label with none.
         self.biases = self._per_label("biases", biases, log)
-        self.scales = self._per_label("scales", scales, log)
+        self.scales = self._per_label("scales", scales, log, positive=True)
         self.bias = np.array([self.biases.get(label, 0.0) for label in self.labels])
         self.scale = np.array([self.scales.get(label, 1.0) for label in self.labels])
         # Opened last: an int8 backend re-checks near ties where the served decision is: argmax(scale * logits /
@@ -78,8 +78,10 @@ class Classifier:
                                     decision_offset=self.temperature * self.bias if self.biases else None,
                                     decision_scale=self.scale if self.scales else None)
 
-    def _per_label(self, table: str, entries: dict[str, dict[str, float]] | None, log) -> dict[str, float]:
-        """This model's entry of ``[model] biases`` or ``[model] scales`` (checked), or {} where there is none."""
+    def _per_label(self, table: str, entries: dict[str, dict[str, float]] | None, log,
+                   positive: bool = False) -> dict[str, float]:
+        """This model's entry of ``[model] biases`` or ``[model] scales`` (checked: known labels, finite numbers,
+        and > 0 where ``positive``), or {} where there is none."""
         if not entries or self.version not in entries:
             return {}
         if self.temperature_source == "model":
@@ -96,8 +98,8 @@ class Classifier:
                              f"({', '.join(self.labels)})")
         if not all(np.isfinite(v) for v in entry.values()):
             raise ValueError(f"[model] {table} for {self.version}: {entry} has a value that is not a number")
-        if table == "scales" and not all(v > 0 for v in entry.values()):
-            raise ValueError(f"[model] scales for {self.version}: {entry} has a scale that is not positive")
+        if positive and not all(v > 0 for v in entry.values()):
+            raise ValueError(f"[model] {table} for {self.version}: {entry} has a value that is not positive")
         log(f"class {table} {entry} from [model] {table}")
         return entry
 

@@ -126,16 +126,18 @@ def cmd_calibrate(args) -> int:
     if result.biases and args.calibrator == "auto":
         _log(f"the {'scales and ' if result.scales else ''}biases move decisions as well as confidence: this model "
              "leans on your messages, and correcting the lean predicted held-out messages better")
-    for table, fitted in (("biases", result.biases), ("scales", result.scales)):
+    tables = (("biases", result.biases), ("scales", result.scales))
+    for table, fitted in tables:
         if not fitted and result.model_version in getattr(cfg.model, table):
             _log(f'remove [model.{table}."{result.model_version}"] from the config: those {table} were fitted with '
                  f"another temperature, and this calibration has none")
+    fitted = [table for table, values in tables if values]
     _log(f"temperature {result.temperature:.4f}"
          + (f", scales {', '.join(f'{k} {v:.3f}' for k, v in result.scales.items())}" if result.scales else "")
          + (f", biases {', '.join(f'{k} {v:+.3f}' for k, v in result.biases.items())}" if result.biases else "")
          + "; add to the bot's config file (an existing [model.temperatures] table takes the entry line; replace an "
-         "earlier entry for this version" + (", and its biases" if result.biases else "")
-         + (" and scales tables" if result.scales else " table" if result.biases else "") + "):")
+         "earlier entry for this version"
+         + (f", and its {' and '.join(fitted)} table{'s' if len(fitted) > 1 else ''}" if fitted else "") + "):")
     print(result.toml(), end="")
     return 0
 

@@ -172,9 +172,9 @@ def calibrate(classifier, texts: list[str], truth: list[str], method: str = "aut
             if pays_off(scored[method][1], scored[richer][1]):
                 method = richer
     chosen = method
-    t, scales, bias = _fit(chosen, logits, y)
+    t, scale, bias = _fit(chosen, logits, y)
     biases = {label: float(b) for label, b in zip(classes, bias)} if chosen != "temperature" else {}
-    scales = {label: float(v) for label, v in zip(classes, scales)} if chosen == "scales+bias" else {}
+    scales = {label: float(v) for label, v in zip(classes, scale)} if chosen == "scales+bias" else {}
     return DomainCalibration(model_version=classifier.version, temperature=t, messages=len(y), classes=classes,
                              ece_model=held_out["model"].ece, ece_calibrated=held_out[chosen].ece, biases=biases,
                              held_out=held_out, scales=scales)

@@ -182,6 +182,24 @@ def test_hostile_text_in_chat_and_widget_is_shown_as_text_and_stored_verbatim(br
 
 # --- What is stored must be true: the browser halves of the integrity scenarios --------------------------------
 
+class _StreamsInFlight:
+    """How many of a page's ``queue/data`` requests (Gradio's event stream) are in flight, from Playwright's
+    request events."""
+
+    def __init__(self, page):
+        self.count = 0
+        page.on("request", lambda request: self._seen(request, 1))
+        page.on("requestfinished", lambda request: self._seen(request, -1))
+        page.on("requestfailed", lambda request: self._seen(request, -1))
+
+    def _seen(self, request, step: int) -> None:
+        if "/queue/data" in request.url:
+            self.count += step
+
+
+_STREAMS: dict = {}     # page -> its _StreamsInFlight
+
+
 def _stream_closed(page, timeout_s: float = 30.0) -> None:
     """Wait until Gradio's event stream for this page is closed (no ``queue/data`` request in flight).
 
@@ -189,22 +207,13 @@ def _stream_closed(page, timeout_s: float = 30.0) -> None:
     can be lost by Gradio's browser client, which then ignores the box (README, "A known flake"). A person types
     for seconds after a reply; this test types at once, so it first lets the stream close, as a person would.
     Tracking starts at a page's first send, before any queued event of that page."""
-    state = _STREAMS.get(page)
-    if state is None:
-        state = _STREAMS[page] = [0]
-
-        def count(step):
-            return lambda request: state.__setitem__(0, state[0] + step) if "/queue/data" in request.url else None
-        page.on("request", count(1))
-        page.on("requestfinished", count(-1))
-        page.on("requestfailed", count(-1))
+    if page not in _STREAMS:
+        _STREAMS[page] = _StreamsInFlight(page)
+    streams = _STREAMS[page]
     deadline = time.monotonic() + timeout_s
-    while state[0] > 0:
+    while streams.count > 0:
         assert time.monotonic() < deadline, "Gradio's event stream stayed open"
         page.wait_for_timeout(20)       # lets Playwright deliver the page's request events
-
-
-_STREAMS: dict = {}     # page -> [queue/data requests in flight]
 
 
 def _click(page, locator) -> None:
@@ -243,18 +252,18 @@ def test_gradio_likes_are_a_state_and_undo_takes_the_rating_back(browser, site):
     rating = lambda mid: bot.store.get_message(mid).rating  # noqa: E731
     _click(page, page.get_by_label("Like", exact=True).nth(1))
     eventually(lambda: rating(second) == 1)
-    _click(page, page.get_by_label("Liked", exact=True))                # like again = un-like
+    _click(page, page.get_by_label("Liked", exact=True))            # like again = un-like
     eventually(lambda: rating(second) is None)
     _click(page, page.get_by_label("Dislike", exact=True).nth(1))
     eventually(lambda: rating(second) == -1)
-    _click(page, page.get_by_label("Like", exact=True).nth(1))          # screen: "Liked"; store: +1
+    _click(page, page.get_by_label("Like", exact=True).nth(1))      # screen: "Liked"; store: +1
     eventually(lambda: rating(second) == 1)
     assert page.get_by_label("Liked", exact=True).count() == 1
     _click(page, page.get_by_label("Dislike", exact=True).first)
     eventually(lambda: rating(first) == -1)
-    _click(page, page.get_by_label("Dislike", exact=True).last)           # the first now reads "Disliked"
+    _click(page, page.get_by_label("Dislike", exact=True).last)     # the first now reads "Disliked"
     eventually(lambda: rating(second) == -1)
-    _click(page, page.get_by_label("Undo", exact=True))                  # the second exchange leaves the screen...
+    _click(page, page.get_by_label("Undo", exact=True))             # the second exchange leaves the screen...
     eventually(lambda: bot.store.get_message(second).withdrawn_at is not None)
     assert rating(second) is None and rating(first) == -1          # ...and its rating leaves the store
     assert page.locator('[data-testid="bot"]').count() == 1
