@@ -72,6 +72,22 @@ def held_out_file(path: Path, part: str, limit: int | None = None, seed: int = 4
     return [t for t, _ in rows], [label for _, label in rows]
 
 
+def primary_interval(y: np.ndarray, pred: np.ndarray, n_classes: int, rounds: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float]:
+    """A seeded percentile-bootstrap interval of a set's primary metric (macro-F1 for 3 classes, accuracy for 2):
+    the messages are resampled with replacement, the metric recomputed each round. It says how far a number could
+    move on another sample of the same size, so a gap between two numbers is read against it."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(y), size=(rounds, len(y)))
+    if n_classes == 2:
+        scores = (y[index] == pred[index]).mean(axis=1)
+    else:
+        names = [str(i) for i in range(n_classes)]
+        scores = np.array([classification_metrics(y[i], pred[i], names)["macro_f1"] for i in index])
+    low, high = np.quantile(scores, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
 def binary(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     """1 = positive, 0 = negative: the larger of the two polar probabilities."""
     return (probs[:, labels.index("positive")] >= probs[:, labels.index("negative")]).astype(int)
@@ -180,7 +196,8 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
         out.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], per_class_f1={k: v["f1"] for k, v in m["per_class"].items()},
                    baseline_accuracy=b["accuracy"], baseline_macro_f1=b["macro_f1"],
                    ece=expected_calibration_error(probs, y), ece_uncalibrated=expected_calibration_error(softmax(logits), y),
-                   primary=m["macro_f1"], baseline_primary=b["macro_f1"], metric="macro-F1")
+                   primary=m["macro_f1"], baseline_primary=b["macro_f1"], metric="macro-F1",
+                   primary_interval=primary_interval(y, probs.argmax(1), len(labels)))
     else:
         y = np.array([1 if t == "positive" else 0 for t in truth])
         pos, neg = probs[:, labels.index("positive")], probs[:, labels.index("negative")]
@@ -190,6 +207,7 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
         base_acc = float(((score >= 0).astype(int) == y).mean())
         out.update(accuracy=acc, baseline_accuracy=base_acc, ece=expected_calibration_error(p, y),
                    primary=acc, baseline_primary=base_acc, metric="accuracy",
+                   primary_interval=primary_interval(y, pred, 2),
                    predicted_neutral_share=float((probs.argmax(1) == labels.index("neutral")).mean()))
     if validation is not None:
         out.update(domain_temperature(s, clf, validation, logits, truth))
@@ -217,6 +235,11 @@ def behaviour(clf: Classifier, directory: Path = SUITE_DIR, with_vader: bool = T
 VALIDATION_SUITE = ROOT / "data" / "behaviour_validation"
 
 
+def _interval(result: dict) -> str:
+    low, high = result["primary_interval"]
+    return f"{low:.3f}-{high:.3f}"
+
+
 def write_validation(args, clf: Classifier, model_dir: Path, results: dict, primaries: list[float]) -> None:
     """Model selection: every set's validation part and the behaviour VALIDATION suite (data/behaviour_validation,
     written apart from the test suite; tests/test_behaviour.py checks they share no message).
@@ -231,10 +254,10 @@ def write_validation(args, clf: Classifier, model_dir: Path, results: dict, prim
               "results": results, "macro_average_of_sets": float(np.mean(primaries)), "behaviour_validation": suite,
               "selection_score": selection, "command": " ".join(["python bench/accuracy.py", *sys.argv[1:]])}
     rows = "\n".join(f"| {name} | {r['language']} | {r['domain']} | {r['n']} | {r['metric']} {r['primary']:.3f} | "
-                     f"{r['ece']:.3f} |" for name, r in results.items())
+                     f"{_interval(r)} | {r['ece']:.3f} |" for name, r in results.items())
     caps = " · ".join(f"{k} {v['accuracy']:.2f}" for k, v in english["by_capability"].items())
     markdown = (f"# Validation (model selection): `{clf.version}`, backend {args.backend}\n\n`{report['command']}`\n\n"
-                "| set (validation part) | lang | domain | n | primary | ECE |\n|---|---|---|---|---|---|\n" + rows +
+                "| set (validation part) | lang | domain | n | primary | 95% interval | ECE |\n|---|---|---|---|---|---|---|\n" + rows +
                 f"\n\nMacro-average of the sets: **{report['macro_average_of_sets']:.3f}**\n\n"
                 f"Behaviour validation suite ({english['n'] + other['n']} messages): English "
                 f"**{english['accuracy']:.3f}** ({caps}); other languages **{other['accuracy']:.3f}**.\n\n"
@@ -294,6 +317,7 @@ def main() -> None:
         model = f"{r['accuracy']:.3f}" + (f" / F1 **{r['macro_f1']:.3f}**" if r["classes"] == 3 else "")
         base = f"{r['baseline_accuracy']:.3f}" + (f" / F1 {r['baseline_macro_f1']:.3f}" if r["classes"] == 3 else "")
         rows.append(f"| {name} | {r['language']} | {r['domain']} | {r['classes']} | {r['n']} | {model} | "
+                    f"{_interval(r)} | "
                     f"{r['baseline']}: {base} | {r['ece']:.3f} | {r['ece_domain_temperature']:.3f} "
                     f"(T {r['domain_temperature']:.2f}) | {r['target'] or '–'} |")
     en, other = suite["english"], suite["other_languages"]
@@ -302,13 +326,14 @@ def main() -> None:
     markdown = (
         f"# Accuracy per domain and language: `{report['base']}` default, backend {args.backend}\n\n"
         f"`{report['command']}` — model `{clf.version}`. Every set below is held out from training.\n\n"
-        "| set | lang | domain | classes | n | model accuracy / macro-F1 | lexicon baseline | ECE | ECE, domain's own "
-        "temperature | target |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| set | lang | domain | classes | n | model accuracy / macro-F1 | 95% interval (primary) | lexicon baseline | ECE "
+        "| ECE, domain's own temperature | target |\n|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Macro-average of the sets' primary metric (macro-F1 for 3 classes, accuracy for binary): "
         f"**{report['macro_average_of_sets']:.3f}**.\n\n"
         f"Behaviour suite (data/behaviour/, {en['n'] + other['n']} hand-written messages): English "
         f"**{en['accuracy']:.3f}** (VADER {suite['english_vader_accuracy']:.3f}); per capability: {caps}. "
         f"Other languages **{other['accuracy']:.3f}**: {langs}.\n\n"
+        "The interval is a seeded bootstrap of the primary metric (1,000 resamples of the set's messages). "
         "ECE is after the model's own temperature (fitted on its training mix's validation split); \"ECE, domain's own "
         "temperature\" after one fitted on the set's validation part (what `feedbackbot calibrate` does with a "
         "business's own labelled messages), measured on the test part.\n")
