@@ -15,8 +15,10 @@ training data in (German/French/Dutch reviews are read by transfer):
   concatenating their ranks: ``w*B1A1 + (1-w)*B2A2 = [w*B1, (1-w)*B2] @ [A1; A2]`` (rank and alpha doubled, so
   PEFT's alpha/rank scaling stays the same); the trained head (``modules_to_save``) is averaged.
 
-The output is an adapter directory (adapter + feedbackbot.json of the first one); ``bench/accuracy.py --model DIR``
-merges it like any adapter and scores it on validation. The results (README, "Benchmarks") are why neither ships.
+The output is an adapter directory; ``bench/accuracy.py --model DIR`` merges it like any adapter and scores it on
+validation. Its feedbackbot.json (labels, temperature, thresholds) is the first adapter's, fitted for that model,
+not refitted for the blend: accuracy is the blend's own, ECE reads it through another model's temperature. The
+results (README, "Benchmarks") are why neither ships.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ def soup(first: Path, second: Path, weight: float, out: Path) -> Path:
     if set(a) != set(b) or any(ca.get(k) != cb.get(k) for k in same) or \
             set(ca["target_modules"]) != set(cb["target_modules"]):
         raise ValueError("the two adapters differ in their modules or LoRA settings; only twins of one recipe soup")
+    # Doubling r and lora_alpha keeps PEFT's alpha/r scaling only for plain LoRA: per-module ranks or alphas would
+    # need doubling too, rsLoRA scales by alpha/sqrt(r), DoRA's magnitudes do not average linearly, and LoRA biases
+    # are not factors to concatenate.
+    if ca.get("rank_pattern") or ca.get("alpha_pattern") or ca.get("use_rslora") or ca.get("use_dora") \
+            or ca.get("lora_bias"):
+        raise ValueError("only plain LoRA adapters soup exactly (no rank/alpha patterns, rsLoRA, DoRA or LoRA bias)")
     blended = {}
     for key, ta in a.items():
         if ".lora_A." in key:

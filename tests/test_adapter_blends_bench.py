@@ -1,11 +1,12 @@
 """bench/adapter_blends.py: a scaled update and a soup merge into the weights their formulas say."""
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -30,16 +31,39 @@ def test_scaling_the_update_moves_the_merged_weights_that_fraction_of_the_way(ti
         assert torch.allclose(part[key], none[key] + 0.25 * (full[key] - none[key]), atol=1e-5), key
 
 
-def test_a_soup_is_the_weighted_sum_of_the_two_updates(tiny_run, tmp_path):
+def _with_other_head(adapter: Path, out: Path) -> Path:
+    """A twin of ``adapter`` with no update and a different head: what the soup weighs against."""
+    twin = scale_update(adapter, 0.0, out)
+    tensors = load_file(str(twin / "adapter_model.safetensors"))
+    save_file({k: v + 0.5 if ".lora_" not in k else v for k, v in tensors.items()},
+              str(twin / "adapter_model.safetensors"), metadata={"format": "pt"})
+    return twin
+
+
+def test_a_soup_is_the_weighted_sum_of_the_two_updates_and_heads(tiny_run, tmp_path):
     adapter = tiny_run[0] / "adapter"
-    half = _merged(scale_update(adapter, 0.5, tmp_path / "a50"), tmp_path, "a50")
-    with_itself = _merged(soup(adapter, adapter, 0.3, tmp_path / "s-self"), tmp_path, "s-self")
     full = _merged(adapter, tmp_path, "full")
-    with_base = _merged(soup(adapter, scale_update(adapter, 0.0, tmp_path / "a0"), 0.5, tmp_path / "s-base"),
-                        tmp_path, "s-base")
+    with_itself = _merged(soup(adapter, adapter, 0.3, tmp_path / "s-self"), tmp_path, "s-self")
+    twin = _with_other_head(adapter, tmp_path / "twin")
+    twin_merged = _merged(twin, tmp_path, "twin")
+    mixed = _merged(soup(adapter, twin, 0.3, tmp_path / "s-twin"), tmp_path, "s-twin")
+    heads = [k for k in full if "classifier" in k]
+    assert heads and all(not torch.equal(full[k], twin_merged[k]) for k in heads)
     for key in full:
         assert torch.allclose(with_itself[key], full[key], atol=1e-5), key
-        assert torch.allclose(with_base[key], half[key], atol=1e-5), key
+        # 0.3 of the first adapter's update and head, 0.7 of the twin's (no update, its own head)
+        assert torch.allclose(mixed[key], 0.3 * full[key] + 0.7 * twin_merged[key], atol=1e-5), key
+
+
+def test_only_plain_lora_twins_soup(tiny_run, tmp_path):
+    adapter = tiny_run[0] / "adapter"
+    rslora = scale_update(adapter, 1.0, tmp_path / "rs")
+    config = json.loads((rslora / "adapter_config.json").read_text())
+    (rslora / "adapter_config.json").write_text(json.dumps({**config, "use_rslora": True}))
+    with pytest.raises(ValueError, match="LoRA settings"):
+        soup(adapter, rslora, 0.5, tmp_path / "x")
+    with pytest.raises(ValueError, match="plain LoRA"):
+        soup(rslora, rslora, 0.5, tmp_path / "y")
 
 
 def test_blends_refuse_bad_weights_and_an_existing_output(tiny_run, tmp_path):
