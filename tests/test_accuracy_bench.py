@@ -37,3 +37,21 @@ def test_perfect_predictions_have_no_spread_and_the_interval_is_seeded():
     assert primary_interval(y, y, 3, rounds=50) == (1.0, 1.0)
     y, pred = _noisy(300, 2, 0.7)
     assert primary_interval(y, pred, 2, seed=4) == primary_interval(y, pred, 2, seed=4)
+
+
+def test_three_classes_read_macro_f1_not_accuracy():
+    # 80/10/10 with the errors in the small classes: accuracy stays high, macro-F1 does not
+    rng = np.random.default_rng(2)
+    y = rng.choice(3, size=2000, p=[0.8, 0.1, 0.1])
+    pred = np.where((y > 0) & (rng.random(2000) < 0.6), 0, y)
+    accuracy = float((y == pred).mean())
+    low, high = primary_interval(y, pred, 3, rounds=300)
+    assert high < accuracy - 0.05
+
+
+def test_a_binary_interval_has_the_width_of_a_95_percent_one():
+    y, pred = _noisy(4000, 2, 0.8)
+    p = float((y == pred).mean())
+    low, high = primary_interval(y, pred, 2)
+    normal = 2 * 1.96 * np.sqrt(p * (1 - p) / len(y))
+    assert abs((high - low) - normal) < 0.15 * normal
