@@ -74,18 +74,21 @@ def held_out_file(path: Path, part: str, limit: int | None = None, seed: int = 4
     return [t for t, _ in rows], [label for _, label in rows]
 
 
+def primary_metric(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """A set's primary metric: macro-F1 for 3 classes, accuracy for 2 (``y``/``pred`` as ``encoded`` gives them)."""
+    if n_classes == 2:
+        return float((y == pred).mean())
+    return classification_metrics(y, pred, [str(i) for i in range(n_classes)])["macro_f1"]
+
+
 def primary_interval(y: np.ndarray, pred: np.ndarray, n_classes: int, rounds: int = 1000, seed: int = 0,
                      level: float = 0.95) -> tuple[float, float]:
-    """A seeded percentile-bootstrap interval of a set's primary metric (macro-F1 for 3 classes, accuracy for 2):
-    the messages are resampled with replacement, the metric recomputed each round. It says how far a number could
-    move on another sample of the same size, so a gap between two numbers is read against it."""
+    """A seeded percentile-bootstrap interval of a set's primary metric: the messages are resampled with
+    replacement, the metric recomputed each round. It says how far a number could move on another sample of the
+    same size, so a gap between two numbers is read against it."""
     rng = np.random.default_rng(seed)
     index = rng.integers(0, len(y), size=(rounds, len(y)))
-    if n_classes == 2:
-        scores = (y[index] == pred[index]).mean(axis=1)
-    else:
-        names = [str(i) for i in range(n_classes)]
-        scores = np.array([classification_metrics(y[i], pred[i], names)["macro_f1"] for i in index])
+    scores = np.array([primary_metric(y[i], pred[i], n_classes) for i in index])
     low, high = np.quantile(scores, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
@@ -93,6 +96,25 @@ def primary_interval(y: np.ndarray, pred: np.ndarray, n_classes: int, rounds: in
 def binary(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     """1 = positive, 0 = negative: the larger of the two polar probabilities."""
     return (probs[:, labels.index("positive")] >= probs[:, labels.index("negative")]).astype(int)
+
+
+def encoded(classes: int, truth: list[str], probs: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, prediction) as class indices: the model's labels for a 3-class set, 1 = positive / 0 = negative for a
+    binary one (read through the two polar columns, ``binary``)."""
+    if classes == 3:
+        return np.array([labels.index(t) for t in truth]), probs.argmax(1)
+    return np.array([1 if t == "positive" else 0 for t in truth]), binary(probs, labels)
+
+
+def served_classifier(model_dir: Path, backend: str) -> Classifier:
+    """A model directory read as the benchmarks read it: 128-token windows, up to 8 per message, as the bot serves."""
+    return Classifier(model_dir, max_length=128, batch_size=8, backend=backend, max_chunks=8)
+
+
+def model_name(model: str | Path) -> str:
+    """A model's name in result files: a finetune run's directory for ``RUN/model``, else the directory's own name."""
+    path = Path(model)
+    return path.parent.name if path.name == "model" else path.name or str(model)
 
 
 # --- lexicon baselines: text -> score in [-1, 1] (0 = neutral) ---------------------------------------------------
@@ -189,9 +211,9 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
     score = BASELINES[s.baseline](texts)
     out = {"n": len(texts), "language": s.language, "domain": s.domain, "classes": s.classes,
            "baseline": s.baseline, "target": s.target}
+    y, pred = encoded(s.classes, truth, probs, labels)
     if s.classes == 3:
-        y = np.array([labels.index(t) for t in truth])
-        m = classification_metrics(y, probs.argmax(1), labels)
+        m = classification_metrics(y, pred, labels)
         base = np.where(score >= 0.05, labels.index("positive"),
                         np.where(score <= -0.05, labels.index("negative"), labels.index("neutral")))
         b = classification_metrics(y, base, labels)
@@ -199,13 +221,11 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
                    baseline_accuracy=b["accuracy"], baseline_macro_f1=b["macro_f1"],
                    ece=expected_calibration_error(probs, y), ece_uncalibrated=expected_calibration_error(softmax(logits), y),
                    primary=m["macro_f1"], baseline_primary=b["macro_f1"], metric="macro-F1",
-                   primary_interval=primary_interval(y, probs.argmax(1), len(labels)))
+                   primary_interval=primary_interval(y, pred, 3))
     else:
-        y = np.array([1 if t == "positive" else 0 for t in truth])
         pos, neg = probs[:, labels.index("positive")], probs[:, labels.index("negative")]
         p = np.stack([neg, pos], axis=1) / (pos + neg)[:, None]
-        pred = binary(probs, labels)
-        acc = float((pred == y).mean())
+        acc = primary_metric(y, pred, 2)
         base_acc = float(((score >= 0).astype(int) == y).mean())
         out.update(accuracy=acc, baseline_accuracy=base_acc, ece=expected_calibration_error(p, y),
                    primary=acc, baseline_primary=base_acc, metric="accuracy",
@@ -264,8 +284,7 @@ def write_validation(args, clf: Classifier, model_dir: Path, results: dict, prim
                 f"Behaviour validation suite ({english['n'] + other['n']} messages): English "
                 f"**{english['accuracy']:.3f}** ({caps}); other languages **{other['accuracy']:.3f}**.\n\n"
                 f"Selection score (mean of the {len(primaries)} sets and the suite's two parts): **{selection:.3f}**\n")
-    name = Path(model_dir).parent.name if Path(model_dir).name == "model" else Path(model_dir).name  # a run's OUT/model
-    write_results(args.out, f"accuracy-validation-{name}", report, markdown)
+    write_results(args.out, f"accuracy-validation-{model_name(model_dir)}", report, markdown)
     print(markdown)
 
 
@@ -287,7 +306,7 @@ def main() -> None:
         raise SystemExit(f"--sets: unknown {', '.join(unknown)}; known: {', '.join(s.name for s in SETS)}")
     data_dir = args.datasets or cache_root() / "datasets"
     model_dir = resolve_model_dir(args.model)
-    clf = Classifier(model_dir, max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
+    clf = served_classifier(model_dir, args.backend)
     if clf.labels != THREE:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); {model_dir} has {clf.labels}")
     results: dict[str, dict] = {}

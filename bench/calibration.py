@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accuracy import SETS, THREE, load_set  # noqa: E402
+from accuracy import SETS, THREE, load_set, served_classifier  # noqa: E402
 from benchkit import write_results  # noqa: E402
 
 from bot.classifier import Classifier  # noqa: E402
@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     data_dir = args.datasets or cache_root() / "datasets"
-    clf = Classifier(resolve_model_dir(args.model), max_length=128, batch_size=8, backend=args.backend, max_chunks=8)
+    clf = served_classifier(resolve_model_dir(args.model), args.backend)
     if clf.labels != THREE:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); it has {clf.labels}")
     # the served ONNX file's name carries its recipe's version (bot/onnx_export.py): a changed export is read afresh

@@ -26,40 +26,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accuracy import SETS, THREE, VALIDATION_SUITE, binary, load_set  # noqa: E402
+from accuracy import (SETS, THREE, VALIDATION_SUITE, encoded, load_set, model_name,  # noqa: E402
+                      primary_metric, served_classifier)
 from benchkit import write_results  # noqa: E402
 
-from finetune.metrics import classification_metrics  # noqa: E402
-
 SUITE_PARTS = ("behaviour_en", "behaviour_other")
-
-
-def _score(y: np.ndarray, pred: np.ndarray, classes: int) -> float:
-    if classes == 2:
-        return float((y == pred).mean())
-    return classification_metrics(y, pred, [str(i) for i in range(classes)])["macro_f1"]
 
 
 def read_model(spec: str, backend: str, imdb_limit: int | None, limit: int | None) -> dict:
     """{"version", "parts": {name: {"classes", "y", "pred"}}} on every validation part, as bench/accuracy.py reads
     them. The suite's parts are stored as correct (1) / wrong (0) against a truth of all ones, so their score is
     their accuracy."""
-    from bot.classifier import Classifier
     from bot.model_source import resolve_model_dir
     from finetune.behaviour import load_suite
     from finetune.paths import cache_root
 
-    clf = Classifier(resolve_model_dir(spec), max_length=128, batch_size=8, backend=backend, max_chunks=8)
+    clf = served_classifier(resolve_model_dir(spec), backend)
     if clf.labels != THREE:
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); {spec} has {clf.labels}")
     parts = {}
     for s in SETS:
         texts, truth = load_set(s, cache_root() / "datasets", imdb_limit, limit, part="validation")
-        probs = clf.probabilities(clf.logits(texts))
-        if s.classes == 3:
-            y, pred = [THREE.index(t) for t in truth], probs.argmax(1)
-        else:
-            y, pred = [1 if t == "positive" else 0 for t in truth], binary(probs, clf.labels)
+        y, pred = encoded(s.classes, truth, clf.probabilities(clf.logits(texts)), clf.labels)
         parts[s.name] = {"classes": s.classes, "y": [int(v) for v in y], "pred": [int(v) for v in pred]}
         print(f"{spec}: {s.name} read ({len(texts)})", flush=True)
     cases = load_suite(VALIDATION_SUITE)
@@ -81,14 +69,14 @@ def paired_difference(candidate: dict, baseline: dict, rounds: int = 1000, seed:
         if a["y"] != b["y"]:
             raise ValueError(f"{name}: the two models were read on different messages")
         arrays[name] = (np.asarray(a["y"]), np.asarray(a["pred"]), np.asarray(b["pred"]), a["classes"])
-    per_part = {name: _score(y, pa, k) - _score(y, pb, k) for name, (y, pa, pb, k) in arrays.items()}
+    per_part = {name: primary_metric(y, pa, k) - primary_metric(y, pb, k) for name, (y, pa, pb, k) in arrays.items()}
     rng = np.random.default_rng(seed)
     draws = np.zeros(rounds)
     for r in range(rounds):
         total = 0.0
         for y, pa, pb, k in arrays.values():
             i = rng.integers(0, len(y), len(y))
-            total += _score(y[i], pa[i], k) - _score(y[i], pb[i], k)
+            total += primary_metric(y[i], pa[i], k) - primary_metric(y[i], pb[i], k)
         draws[r] = total / len(arrays)
     low, high = np.quantile(draws, [0.025, 0.975])
     return {"difference": float(np.mean(list(per_part.values()))), "interval": [float(low), float(high)],
@@ -96,7 +84,7 @@ def paired_difference(candidate: dict, baseline: dict, rounds: int = 1000, seed:
 
 
 def _cached(spec: str, args) -> dict:
-    name = Path(spec).parent.name if Path(spec).name == "model" else Path(spec).name or spec
+    name = model_name(spec)
     path = args.out / f"validation-predictions-{name}.json"
     if path.is_file():
         kept = json.loads(path.read_text())
