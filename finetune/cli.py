@@ -56,6 +56,7 @@ TRAIN_FLAGS = {
     "--alpha": ("lora.alpha", int, "LoRA alpha (default 16)"),
     "--lora-dropout": ("lora.dropout", float, "LoRA dropout (default 0.1)"),
     "--targets": ("lora.target_modules", str, "all-linear or a comma list of module names"),
+    "--frozen-layers": ("lora.frozen_layers", int, "keep the bottom N encoder layers as pretrained (default 0)"),
     "--target-precision": ("target_precision", float, "precision the confident band must reach (default 0.95)"),
 }
 

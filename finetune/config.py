@@ -45,6 +45,11 @@ class LoraSettings:
     # they reach the merged model: ~10k more parameters on the multilingual base, +0.05 macro-F1 at one small
     # budget in bench/train_speed --compare (README, Benchmarks).
     train_layer_norms: bool = False
+    # Keep the bottom N transformer layers exactly as pretrained: LoRA goes on the layers above them only (PEFT
+    # layers_to_transform), so the backward pass stops there too. Freezing the lower layers of a multilingual
+    # encoder is known to help zero-shot cross-lingual transfer (Wu & Dredze 2019, mBERT); measured on ours in
+    # README, "Training only the upper layers". 0 = every layer.
+    frozen_layers: int = 0
 
 
 @dataclass

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def _frozen(lora: dict) -> str:
+    n = lora.get("frozen_layers", 0)
+    return f", bottom {n} encoder layers kept as pretrained" if n else ""
+
+
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -61,7 +66,7 @@ temperature and confidence thresholds the bot uses.
 
 ## Training
 - data: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}`), split sizes {data['stats'].get('split_sizes')}{_extra(data)}
-- LoRA: rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']}, targets `{lora['target_modules']}`;
+- LoRA: rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']}, targets `{lora['target_modules']}`{_frozen(lora)};
   head trained in full; trainable parameters {meta['training']['parameters']['trainable']:,} of
   {meta['training']['parameters']['total']:,} ({_pct(meta['training']['parameters']['share'])})
 - epochs run {meta['training']['epochs_run']} (best {meta['training']['best_epoch']}), learning rate

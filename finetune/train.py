@@ -42,14 +42,30 @@ def layer_norm_modules(model) -> list[str]:
     return [name for name, mod in model.named_modules() if isinstance(mod, torch.nn.LayerNorm)]
 
 
+def encoder_linear_names(model, heads: list[str]) -> list[str]:
+    """The distinct leaf names of the encoder's Linear layers ("q_lin", "lin1", ...): what "all-linear" means,
+    spelt out, because PEFT refuses the "all-linear" shorthand together with layers_to_transform."""
+    return sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                   if isinstance(mod, torch.nn.Linear) and name.split(".", 1)[0] not in heads})
+
+
 def build_lora_model(model, lora: LoraSettings) -> PeftModel:
     heads = head_modules(model)
     saved = heads + (layer_norm_modules(model) if lora.train_layer_norms else [])
     targets = lora.target_modules.strip()
+    target_modules = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    layers = {}
+    if lora.frozen_layers:
+        depth = model.config.num_hidden_layers
+        if not 0 < lora.frozen_layers < depth:
+            raise ValueError(f"lora.frozen_layers = {lora.frozen_layers}: this base has {depth} layers, so it must be "
+                             f"between 0 and {depth - 1} (at least one layer has to learn)")
+        if target_modules == "all-linear":
+            target_modules = encoder_linear_names(model, heads)
+        layers = {"layers_to_transform": list(range(lora.frozen_layers, depth)), "layers_pattern": "layer"}
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS, r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-        target_modules="all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
-        exclude_modules=heads, modules_to_save=saved,
+        target_modules=target_modules, exclude_modules=heads, modules_to_save=saved, **layers,
     )
     return get_peft_model(model, config)
 

@@ -227,3 +227,41 @@ def test_trained_layer_norms_are_saved_with_the_adapter_and_reach_the_merged_mod
     assert {"distilbert.embeddings.LayerNorm", "distilbert.transformer.layer.0.sa_layer_norm",
             "distilbert.transformer.layer.0.output_layer_norm"} <= results[True][0]
     assert results[True][1] == len(base_norms)
+
+
+def test_frozen_layers_keep_the_lower_layers_exactly_as_pretrained(tiny_base, tmp_path):
+    """frozen_layers = 1 on the two-layer tiny base: LoRA sits on layer 1 only, so the merged model's layer 0 (and
+    embeddings) are the base's bit for bit while layer 1's linear weights moved; the adapter config and the model
+    card say which layers learnt."""
+    from finetune.pipeline import run
+
+    def weights(directory):
+        state = load_file(str(directory / "model.safetensors"))
+        return {k.removeprefix("distilbert."): v for k, v in state.items()}
+
+    base = weights(tiny_base)
+    cfg = tiny_config(tiny_base, tmp_path / "run", epochs=1)
+    cfg.lora.frozen_layers = 1
+    run(cfg, log=lambda *_: None)
+    saved = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
+    assert saved["layers_to_transform"] == [1]
+    assert set(saved["target_modules"]) == {"q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"}
+    merged = weights(tmp_path / "run" / "model")
+    lower = [k for k in base if k.startswith(("transformer.layer.0.", "embeddings."))]
+    upper = [k for k in base if k.startswith("transformer.layer.1.") and k.endswith("lin.weight")]
+    assert lower and len(upper) == 4
+    assert all(torch.equal(base[k], merged[k]) for k in lower)
+    assert all(not torch.equal(base[k], merged[k]) for k in upper)
+    assert "bottom 1 encoder layers kept as pretrained" in (tmp_path / "run" / "model" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("frozen", [2, 5, -1])
+def test_frozen_layers_must_leave_a_layer_to_learn(tiny_base, frozen):
+    from transformers import AutoModelForSequenceClassification
+
+    from finetune.config import LoraSettings
+    from finetune.train import build_lora_model
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_base), num_labels=3)
+    with pytest.raises(ValueError, match=f"frozen_layers = {frozen}: this base has 2 layers"):
+        build_lora_model(model, LoraSettings(rank=4, alpha=8, frozen_layers=frozen))
