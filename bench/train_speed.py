@@ -140,6 +140,9 @@ def recipe_speed(args) -> None:
 COMPARED = (("lora r16, all linear (recipe)", {"rank": 16, "targets": "all-linear", "norms": False}),
             ("lora r8, attention q+v only", {"rank": 8, "targets": "q_lin,v_lin", "norms": False}),
             ("lora r16, all linear + LayerNorms", {"rank": 16, "targets": "all-linear", "norms": True}),
+            # LoRA on the upper half of the encoder only (`frozen_layers` = half the depth): the backward pass stops there.
+            ("lora r16, all linear, upper half of the layers", {"rank": 16, "targets": "all-linear", "norms": False,
+                                                                "frozen_share": 0.5}),
             ("full fine-tuning", None))
 
 
@@ -173,8 +176,10 @@ def compare_quality(args) -> None:
         set_seed(0)
         model = load_for_classification(base.source, labels)
         if lora is not None:
+            frozen = int(model.config.num_hidden_layers * lora.get("frozen_share", 0))
             settings = dataclasses.replace(cfg.lora, rank=lora["rank"], alpha=2 * lora["rank"],
-                                           target_modules=lora["targets"], train_layer_norms=lora["norms"])
+                                           target_modules=lora["targets"], train_layer_norms=lora["norms"],
+                                           frozen_layers=frozen)
             model = build_lora_model(model, settings)
             lr = cfg.train.learning_rate
         else:
