@@ -1,0 +1,48 @@
+"""Every shipped recipe loads into the typed configuration it is run with: a recipe with an unknown key, a typo or
+a value of the wrong type fails here rather than an hour into a user's 2-core run."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from finetune import typed_config
+from finetune.config import FinetuneConfig
+from finetune.mix import MixConfig
+from finetune.sweep import SweepConfig
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "finetune" / "recipes").glob("*.toml"))
+
+
+def test_the_recipes_are_found():
+    assert len(RECIPES) >= 5 and any(p.name == "multilingual-aug2.toml" for p in RECIPES)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_section_of_a_recipe_loads(recipe):
+    sections = tomllib.loads(recipe.read_text())
+    assert "finetune" in sections
+    cfg = typed_config.load(FinetuneConfig, recipe, env={}, section="finetune")
+    assert cfg.data.path and cfg.base
+    if "mix" in sections:
+        mix = typed_config.load(MixConfig, recipe, env={}, section="mix")
+        # the mix a recipe writes is the data its finetune reads
+        assert Path(mix.out).expanduser() == Path(cfg.data.path).expanduser()
+    if "sweep" in sections:
+        typed_config.load(SweepConfig, recipe, env={}, section="sweep")
+
+
+def test_a_misspelt_key_is_refused(tmp_path):
+    recipe = tmp_path / "typo.toml"
+    recipe.write_text('[finetune]\nbase = "default"\n[finetune.lora]\nfrozen_layer = 6\n')
+    with pytest.raises(typed_config.ConfigError, match="frozen_layer"):
+        typed_config.load(FinetuneConfig, recipe, env={}, section="finetune")
+
+
+def test_the_upper_layers_recipe_differs_from_the_shipped_one_in_that_setting_only():
+    folder = RECIPES[0].parent
+    shipped = tomllib.loads((folder / "multilingual-aug2.toml").read_text())
+    top6 = tomllib.loads((folder / "multilingual-aug2-top6.toml").read_text())
+    assert top6["finetune"]["lora"].pop("frozen_layers") == 6
+    assert top6["finetune"].pop("out") != shipped["finetune"].pop("out")
+    assert top6 == shipped
