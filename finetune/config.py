@@ -48,7 +48,8 @@ class LoraSettings:
     # Keep the bottom N transformer layers exactly as pretrained: LoRA goes on the layers above them only (PEFT
     # layers_to_transform), so the backward pass stops there too. Freezing the lower layers of a multilingual
     # encoder is known to help zero-shot cross-lingual transfer (Wu & Dredze 2019, mBERT); measured on ours in
-    # README, "Training only the upper layers". 0 = every layer.
+    # README, "Training only the upper layers". 0 = every layer. With train_layer_norms, only the learning layers'
+    # LayerNorms train. Linear layers outside the numbered ones (a hub BERT's pooler) stay as pretrained.
     frozen_layers: int = 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def _frozen(lora: dict) -> str:
     n = lora.get("frozen_layers", 0)
-    return f", bottom {n} encoder layers kept as pretrained" if n else ""
+    return f", bottom {n} encoder layer{'s' if n > 1 else ''} kept as pretrained" if n else ""
 
 
 def _pct(x) -> str:

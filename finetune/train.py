@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 from pathlib import Path
@@ -36,10 +37,18 @@ def head_modules(model) -> list[str]:
             if name != prefix and any(True for _ in mod.parameters())]
 
 
-def layer_norm_modules(model) -> list[str]:
+LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def layer_norm_modules(model, frozen_layers: int = 0) -> list[str]:
     """The full dotted names of the model's LayerNorm modules. PEFT matches modules_to_save as a plain name suffix
-    (no dot boundary), so full paths select exactly these modules and nothing whose name merely ends alike."""
-    return [name for name, mod in model.named_modules() if isinstance(mod, torch.nn.LayerNorm)]
+    (no dot boundary), so full paths select exactly these modules and nothing whose name merely ends alike.
+    With ``frozen_layers`` only those inside the layers that learn: not the embeddings' nor the frozen layers'."""
+    names = [name for name, mod in model.named_modules() if isinstance(mod, torch.nn.LayerNorm)]
+    if not frozen_layers:
+        return names
+    return [name for name in names
+            if (m := LAYER_INDEX.search(name)) is not None and int(m.group(1)) >= frozen_layers]
 
 
 def encoder_linear_names(model, heads: list[str]) -> list[str]:
@@ -51,7 +60,7 @@ def encoder_linear_names(model, heads: list[str]) -> list[str]:
 
 def build_lora_model(model, lora: LoraSettings) -> PeftModel:
     heads = head_modules(model)
-    saved = heads + (layer_norm_modules(model) if lora.train_layer_norms else [])
+    saved = heads + (layer_norm_modules(model, lora.frozen_layers) if lora.train_layer_norms else [])
     targets = lora.target_modules.strip()
     target_modules = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
     layers = {}
@@ -62,7 +71,9 @@ def build_lora_model(model, lora: LoraSettings) -> PeftModel:
                              f"between 0 and {depth - 1} (at least one layer has to learn)")
         if target_modules == "all-linear":
             target_modules = encoder_linear_names(model, heads)
-        layers = {"layers_to_transform": list(range(lora.frozen_layers, depth)), "layers_pattern": "layer"}
+        # "layer.N" (DistilBERT, BERT) or "layers.N" (newer encoders). Linear layers outside the numbered ones,
+        # such as a hub BERT's pooler, stay as pretrained with this setting.
+        layers = {"layers_to_transform": list(range(lora.frozen_layers, depth)), "layers_pattern": ["layer", "layers"]}
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS, r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
         target_modules=target_modules, exclude_modules=heads, modules_to_save=saved, **layers,

@@ -248,11 +248,31 @@ def test_frozen_layers_keep_the_lower_layers_exactly_as_pretrained(tiny_base, tm
     assert set(saved["target_modules"]) == {"q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"}
     merged = weights(tmp_path / "run" / "model")
     lower = [k for k in base if k.startswith(("transformer.layer.0.", "embeddings."))]
-    upper = [k for k in base if k.startswith("transformer.layer.1.") and k.endswith("lin.weight")]
-    assert lower and len(upper) == 4
+    upper = [k for k in base if k.startswith("transformer.layer.1.") and k.endswith(LINEAR_WEIGHTS)]
+    assert lower and len(upper) == 6
     assert all(torch.equal(base[k], merged[k]) for k in lower)
     assert all(not torch.equal(base[k], merged[k]) for k in upper)
-    assert "bottom 1 encoder layers kept as pretrained" in (tmp_path / "run" / "model" / "README.md").read_text()
+    assert "bottom 1 encoder layer kept as pretrained" in (tmp_path / "run" / "model" / "README.md").read_text()
+
+
+LINEAR_WEIGHTS = tuple(f"{n}.weight" for n in ("q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"))
+
+
+def test_frozen_layers_with_trained_layer_norms_train_only_the_learning_layers_norms(tiny_base):
+    """train_layer_norms together with frozen_layers: the embeddings' and the frozen layer's LayerNorms stay frozen,
+    so nothing below the learning layers asks for a gradient and the backward pass stops there."""
+    from transformers import AutoModelForSequenceClassification
+
+    from finetune.config import LoraSettings
+    from finetune.train import build_lora_model
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_base), num_labels=3)
+    peft_model = build_lora_model(model, LoraSettings(rank=4, alpha=8, frozen_layers=1, train_layer_norms=True))
+    trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert any(".layer.1." in n and "layer_norm" in n for n in trainable)
+    assert any(".layer.1." in n and "lora_A" in n for n in trainable)
+    below = [n for n in trainable if ".layer.0." in n or ".embeddings." in n]
+    assert below == []
 
 
 @pytest.mark.parametrize("frozen", [2, 5, -1])

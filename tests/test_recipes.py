@@ -44,5 +44,7 @@ def test_the_upper_layers_recipe_differs_from_the_shipped_one_in_that_setting_on
     shipped = tomllib.loads((folder / "multilingual-aug2.toml").read_text())
     top6 = tomllib.loads((folder / "multilingual-aug2-top6.toml").read_text())
     assert top6["finetune"]["lora"].pop("frozen_layers") == 6
+    loaded = typed_config.load(FinetuneConfig, folder / "multilingual-aug2-top6.toml", env={}, section="finetune")
+    assert loaded.lora.frozen_layers == 6
     assert top6["finetune"].pop("out") != shipped["finetune"].pop("out")
     assert top6 == shipped
