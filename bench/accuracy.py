@@ -237,11 +237,14 @@ def evaluate_set(s: EvalSet, clf: Classifier, texts: list[str], truth: list[str]
     return out
 
 
+def english_and_other(cases: list) -> tuple[list, list]:
+    """A behaviour suite's two scored parts: its English messages, and those in every other language."""
+    return [c for c in cases if c.language == "en"], [c for c in cases if c.language != "en"]
+
+
 def behaviour(clf: Classifier, directory: Path = SUITE_DIR, with_vader: bool = True) -> dict:
     """A behaviour suite (the test suite by default) scored per capability in English and per language elsewhere."""
-    cases = load_suite(directory)
-    english = [c for c in cases if c.language == "en"]
-    other = [c for c in cases if c.language != "en"]
+    english, other = english_and_other(load_suite(directory))
     predict = lambda texts: [p.label for p in clf.predict(texts)]   # noqa: E731
     en, rest = score_suite(predict, english), score_suite(predict, other)
     out = {"english": {k: en[k] for k in ("n", "accuracy", "by_capability")},

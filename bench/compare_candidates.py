@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accuracy import (SETS, THREE, VALIDATION_SUITE, encoded, load_set, model_name,  # noqa: E402
-                      primary_metric, served_classifier)
+from accuracy import (SETS, THREE, VALIDATION_SUITE, encoded, english_and_other, load_set,  # noqa: E402
+                      model_name, primary_metric, served_classifier)
 from benchkit import write_results  # noqa: E402
 
 SUITE_PARTS = ("behaviour_en", "behaviour_other")
@@ -50,9 +50,7 @@ def read_model(spec: str, backend: str, imdb_limit: int | None, limit: int | Non
         y, pred = encoded(s.classes, truth, clf.probabilities(clf.logits(texts)), clf.labels)
         parts[s.name] = {"classes": s.classes, "y": [int(v) for v in y], "pred": [int(v) for v in pred]}
         print(f"{spec}: {s.name} read ({len(texts)})", flush=True)
-    cases = load_suite(VALIDATION_SUITE)
-    for part, chosen in zip(SUITE_PARTS, ([c for c in cases if c.language == "en"],
-                                          [c for c in cases if c.language != "en"])):
+    for part, chosen in zip(SUITE_PARTS, english_and_other(load_suite(VALIDATION_SUITE))):
         got = [p.label for p in clf.predict([c.text for c in chosen])]
         parts[part] = {"classes": 2, "y": [1] * len(chosen), "pred": [int(g == c.label) for c, g in zip(chosen, got)]}
     return {"version": clf.version, "parts": parts}
