@@ -24,6 +24,9 @@ Version 3 keeps version 2 and widens its two weakest behaviours (negation and in
 validation half and its test half): negated *actions* ("never got back to me" is a complaint, "didn't put a foot
 wrong" is praise), degree words on facts that stay neutral ("the van is hugely wide"), mild verdicts that keep
 their polarity ("a wee bit tardy") and superlatives.
+
+Version 4 keeps version 2 and adds the first non-English rows: product reviews in German, French, Dutch, Spanish,
+Portuguese and Italian (``review_in_language``), the languages the default reads by transfer only.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class Example:
     text: str
     label: str
     capability: str
+    language: str = "en"
 
 
 def _upper_first(text: str) -> str:
@@ -300,7 +304,238 @@ def intensity_v3(rng: random.Random) -> Example:
 
 
 GENERATORS_V3 = (negation_v3, contrast, intensity_v3, emoji, noisy, suffix_praise, litotes, question)
-VERSIONS = {1: GENERATORS, 2: GENERATORS_V2, 3: GENERATORS_V3}
+
+# --- version 4: version 2 and product reviews written in six other languages ---------------------------------------
+# Versions 1-3 are short English sentences about services. The default reads German, French and Dutch reviews by
+# transfer only, and leans: on their validation halves half the French negatives, 37% of the Dutch and 62% of the
+# German come back positive (long, lukewarm reviews of products and books). Version 4 keeps version 2's behaviours
+# and adds reviews in German, French, Dutch, Spanish, Portuguese and Italian, built from this module's own sentences:
+# an optional title, a neutral sentence of context, sometimes a mild point of the other polarity before the turn
+# ("the start was promising. In the end: a real let-down"), and the verdict that carries the label. A quarter are
+# neutral: context and facts about the item, no verdict. Their vocabulary is products (books, games, chargers,
+# pillows), not the behaviour suites' customer-service messages (deliveries, hotels, banks); tests/test_augment.py
+# checks the overlap with both suites as for every version.
+
+
+@dataclass(frozen=True)
+class ReviewWords:
+    """One language's parts. Items are all of one grammatical gender, so the context's pronoun fits every item."""
+    items: tuple[str, ...]
+    context: tuple[str, ...]
+    facts: tuple[str, ...]
+    praise: tuple[str, ...]
+    blame: tuple[str, ...]
+    praise_titles: tuple[str, ...]
+    blame_titles: tuple[str, ...]
+    mild_praise: tuple[str, ...]      # a good point before a negative verdict
+    mild_blame: tuple[str, ...]       # a weak point before a positive verdict
+    turns: tuple[str, ...]            # what introduces the verdict after such a point
+    lower_after_turn: bool = True     # German keeps the capital: its turns end in a colon and nouns keep capitals
+
+
+REVIEW_WORDS = {
+    "de": ReviewWords(
+        items=("Das Buch", "Das Hörbuch", "Das Kochbuch", "Das Brettspiel", "Das Ladegerät", "Das Fahrradschloss",
+               "Das Wörterbuch", "Das Kopfkissen", "Das Puzzle", "Das Album"),
+        context=("Ich habe es als Geschenk für meine Schwester gekauft.", "Eine Kollegin hatte es mir empfohlen.",
+                 "Ich benutze es seit ungefähr vier Wochen.", "Es stand schon länger auf meiner Wunschliste.",
+                 "Gekauft habe ich es kurz vor dem Urlaub.", "Vorher hatte ich ein Modell von einem anderen Hersteller.",
+                 "Mein Sohn wollte es unbedingt haben.", "Ich habe es an einem Sonntagabend im Angebot gefunden."),
+        facts=("Es ist etwa zwanzig Zentimeter breit.", "Man bekommt es in drei Farben.",
+               "Die Anleitung liegt auf Deutsch und Englisch bei.", "Es wiegt knapp ein Kilo."),
+        praise=("{x} ist jeden Cent wert.", "{x} hat meine Erwartungen weit übertroffen.",
+                "Ich bin begeistert und würde es sofort wieder kaufen.",
+                "Die Qualität ist hervorragend, da stimmt einfach alles.", "Für mich ist es eine klare Kaufempfehlung.",
+                "Es macht genau das, was es soll, und das richtig gut.", "{x} gefällt der ganzen Familie.",
+                "Selten so etwas Gelungenes in der Hand gehabt.", "Fünf Sterne, ohne zu zögern.",
+                "Ich habe es schon zweimal weiterempfohlen."),
+        blame=("{x} war leider eine einzige Enttäuschung.", "Nach kurzer Zeit habe ich es frustriert weggelegt.",
+               "Für den Preis ist das viel zu wenig.", "Schade um das Geld.", "Ich würde es kein zweites Mal kaufen.",
+               "Die Qualität lässt stark zu wünschen übrig.",
+               "{x} hält bei Weitem nicht, was die Beschreibung verspricht.",
+               "Ehrlich gesagt fand ich es ziemlich langweilig.", "Nach zwei Wochen war es schon unbrauchbar.",
+               "Von mir gibt es nur einen Stern."),
+        praise_titles=("Absolut empfehlenswert", "Ein Volltreffer", "Rundum gelungen", "Hat sich gelohnt"),
+        blame_titles=("Enttäuschend", "Leider nichts für mich", "Finger weg", "Viel Lärm um nichts"),
+        mild_praise=("Der Anfang war vielversprechend.", "Die Verpackung war ordentlich.",
+                     "Der Preis klang zunächst fair.", "Die Idee dahinter ist gut."),
+        mild_blame=("Die Lieferzeit war etwas lang.", "Die Anleitung ist etwas knapp.",
+                    "Am Anfang war ich skeptisch.", "Die Farbe ist anders als auf dem Foto."),
+        turns=("Aber: ", "Unterm Strich: ", "Mein Fazit: ", "Trotzdem gilt: "),
+        lower_after_turn=False),
+    "fr": ReviewWords(
+        items=("Ce livre", "Ce roman", "Ce livre audio", "Ce jeu de société", "Ce chargeur", "Ce cadenas de vélo",
+               "Ce dictionnaire", "Cet oreiller", "Ce puzzle", "Ce livre de cuisine"),
+        context=("Je l'ai acheté pour l'offrir à ma sœur.", "Une collègue me l'avait conseillé.",
+                 "Je l'utilise depuis environ un mois.", "Il était sur ma liste d'envies depuis longtemps.",
+                 "Je l'ai pris juste avant les vacances.", "J'avais auparavant un modèle d'une autre marque.",
+                 "Mon fils le réclamait depuis Noël.", "Je l'ai trouvé en promotion un dimanche soir."),
+        facts=("Il mesure environ vingt centimètres de large.", "Il existe en trois couleurs.",
+               "La notice est en français et en anglais.", "Il pèse un peu moins d'un kilo."),
+        praise=("{x} vaut chaque centime.", "{x} a largement dépassé mes attentes.",
+                "J'en suis ravi et je le rachèterais sans hésiter.", "La qualité est remarquable, rien à redire.",
+                "Pour moi, c'est un achat à conseiller les yeux fermés.",
+                "Il fait exactement ce qu'on lui demande, et il le fait bien.", "{x} plaît à toute la famille.",
+                "Rarement eu entre les mains quelque chose d'aussi réussi.", "Cinq étoiles sans hésitation.",
+                "Je l'ai déjà conseillé deux fois autour de moi."),
+        blame=("{x} a été une vraie déception.", "Au bout de quelques jours, je l'ai laissé de côté, agacé.",
+               "Pour ce prix, c'est bien trop peu.", "Dommage pour l'argent dépensé.",
+               "Je ne le rachèterais pas une seconde fois.", "La qualité laisse franchement à désirer.",
+               "{x} est loin de tenir les promesses de la description.",
+               "Pour être honnête, je me suis ennuyé du début à la fin.",
+               "Au bout de deux semaines, il était déjà inutilisable.", "Une seule étoile, et c'est généreux."),
+        praise_titles=("À conseiller", "Un coup de cœur", "Très réussi", "Un excellent achat"),
+        blame_titles=("Décevant", "Pas pour moi", "À éviter", "Beaucoup de bruit pour rien"),
+        mild_praise=("Le début était prometteur.", "L'emballage était soigné.",
+                     "Le prix semblait correct au départ.", "L'idée de départ est bonne."),
+        mild_blame=("Le délai était un peu long.", "La notice est un peu succincte.", "Au début, j'étais sceptique.",
+                    "La couleur diffère un peu de la photo."),
+        turns=("Mais au final, ", "Pourtant, au bout du compte, ", "Bilan : ", "Malgré tout, ")),
+    "nl": ReviewWords(
+        items=("Dit boek", "Dit luisterboek", "Dit kookboek", "Dit bordspel", "Dit fietsslot", "Dit woordenboek",
+               "Dit hoofdkussen", "Dit apparaat", "Dit album", "Dit legspel"),
+        context=("Ik heb het gekocht als cadeau voor mijn zus.", "Een collega had het me aangeraden.",
+                 "Ik gebruik het nu ongeveer een maand.", "Het stond al een tijd op mijn verlanglijstje.",
+                 "Ik heb het vlak voor de vakantie aangeschaft.", "Eerder had ik een model van een ander merk.",
+                 "Mijn zoon wilde het per se hebben.", "Ik vond het in de aanbieding op een zondagavond."),
+        facts=("Het is ongeveer twintig centimeter breed.", "Het is in drie kleuren verkrijgbaar.",
+               "De handleiding is in het Nederlands en het Engels.", "Het weegt iets minder dan een kilo."),
+        praise=("{x} is elke cent waard.", "{x} overtrof mijn verwachtingen ruimschoots.",
+                "Ik ben er dolblij mee en zou het zo weer kopen.",
+                "De kwaliteit is uitstekend, er klopt gewoon alles.", "Voor mij een absolute aanrader.",
+                "Het doet precies wat het moet doen, en dat heel goed.", "{x} valt bij het hele gezin in de smaak.",
+                "Zelden zoiets geslaagds in handen gehad.", "Vijf sterren, zonder twijfel.",
+                "Ik heb het al twee keer aan vrienden aanbevolen."),
+        blame=("{x} was helaas één grote teleurstelling.", "Na een paar dagen heb ik het geërgerd weggelegd.",
+               "Voor die prijs is dit veel te weinig.", "Zonde van het geld.", "Ik zou het geen tweede keer kopen.",
+               "De kwaliteit laat flink te wensen over.",
+               "{x} maakt bij lange na niet waar wat de beschrijving belooft.",
+               "Eerlijk gezegd vond ik het behoorlijk saai.", "Na twee weken was het al onbruikbaar.",
+               "Van mij krijgt het maar één ster."),
+        praise_titles=("Een aanrader", "Schot in de roos", "Helemaal geslaagd", "Blij mee"),
+        blame_titles=("Teleurstellend", "Niet voor mij", "Niet kopen", "Veel geschreeuw, weinig wol"),
+        mild_praise=("Het begin was veelbelovend.", "De verpakking was netjes.", "De prijs leek eerst redelijk.",
+                     "Het idee erachter is goed."),
+        mild_blame=("De levertijd was wat lang.", "De handleiding is wat summier.", "In het begin was ik sceptisch.",
+                    "De kleur wijkt wat af van de foto."),
+        turns=("Maar ", "Uiteindelijk geldt: ", "Conclusie: ", "Al met al: ")),
+    "es": ReviewWords(
+        items=("Este libro", "Este audiolibro", "Este libro de cocina", "Este juego de mesa", "Este cargador",
+               "Este candado para bici", "Este diccionario", "Este cojín", "Este puzle", "Este álbum"),
+        context=("Lo compré para regalárselo a mi hermana.", "Una compañera de trabajo me lo recomendó.",
+                 "Lo uso desde hace más o menos un mes.", "Llevaba tiempo en mi lista de deseos.",
+                 "Lo compré justo antes de las vacaciones.", "Antes tenía un modelo de otra marca.",
+                 "Mi hijo llevaba meses pidiéndolo.", "Lo encontré de oferta un domingo por la noche."),
+        facts=("Mide unos veinte centímetros de ancho.", "Viene en tres colores.",
+               "Las instrucciones están en español y en inglés.", "Pesa algo menos de un kilo."),
+        praise=("{x} vale cada céntimo.", "{x} superó con creces mis expectativas.",
+                "Estoy encantado y lo volvería a comprar sin dudar.", "La calidad es excelente, no le falta de nada.",
+                "Para mí, una compra totalmente aconsejable.", "Hace exactamente lo que debe, y lo hace muy bien.",
+                "{x} gusta a toda la familia.", "Pocas veces he tenido algo tan logrado entre las manos.",
+                "Cinco estrellas sin pensarlo.", "Ya se lo he aconsejado a dos amigos."),
+        blame=("{x} ha sido una auténtica decepción.", "A los pocos días lo dejé en un cajón, harto.",
+               "Por ese precio, es muy poca cosa.", "Una pena de dinero.", "No lo volvería a comprar.",
+               "La calidad deja mucho que desear.", "{x} no está ni de lejos a la altura de la descripción.",
+               "Sinceramente, me aburrió bastante.", "A las dos semanas ya no servía para nada.",
+               "Le doy una estrella porque no se pueden dar cero."),
+        praise_titles=("Muy aconsejable", "Un acierto", "Redondo", "Mereció la pena"),
+        blame_titles=("Decepcionante", "No es para mí", "No lo compréis", "Mucho ruido y pocas nueces"),
+        mild_praise=("El comienzo prometía.", "El embalaje era cuidado.", "El precio parecía razonable al principio.",
+                     "La idea de partida es buena."),
+        mild_blame=("El plazo fue algo largo.", "Las instrucciones son un poco escuetas.",
+                    "Al principio tenía mis dudas.", "El color es algo distinto al de la foto."),
+        turns=("Pero ", "Aun así, ", "En resumen: ", "Al final, ")),
+    "pt": ReviewWords(
+        items=("Este livro", "Este audiolivro", "Este livro de receitas", "Este jogo de tabuleiro", "Este carregador",
+               "Este cadeado de bicicleta", "Este dicionário", "Este travesseiro", "Este quebra-cabeça", "Este álbum"),
+        context=("Comprei para dar de presente para minha irmã.", "Uma colega de trabalho me indicou.",
+                 "Uso há mais ou menos um mês.", "Estava na minha lista de desejos fazia tempo.",
+                 "Comprei logo antes das férias.", "Antes eu tinha um modelo de outra marca.",
+                 "Meu filho pedia isso havia meses.", "Achei em promoção num domingo à noite."),
+        facts=("Mede uns vinte centímetros de largura.", "Vem em três cores.",
+               "O manual vem em português e em inglês.", "Pesa um pouco menos de um quilo."),
+        praise=("{x} vale cada centavo.", "{x} superou de longe as minhas expectativas.",
+                "Estou encantado e compraria de novo sem pensar.", "A qualidade é excelente, não falta nada.",
+                "Para mim, é uma compra que vale muito a pena.", "Faz exatamente o que promete, e faz bem feito.",
+                "{x} agradou a família inteira.", "Poucas vezes tive nas mãos algo tão caprichado.",
+                "Cinco estrelas sem pensar duas vezes.", "Já indiquei para dois amigos."),
+        blame=("{x} foi uma grande decepção.", "Depois de poucos dias deixei de lado, irritado.",
+               "Por esse preço, é muito pouco.", "Dinheiro jogado fora.", "Não compraria de novo.",
+               "A qualidade deixa muito a desejar.", "{x} nem de longe corresponde à descrição.",
+               "Sinceramente, achei bem chato.", "Em duas semanas já não servia para nada.",
+               "Dou uma estrela porque não dá para dar zero."),
+        praise_titles=("Recomendadíssimo", "Acertei em cheio", "Caprichado", "Valeu cada centavo"),
+        blame_titles=("Decepcionante", "Não é para mim", "Não comprem", "Muito barulho por nada"),
+        mild_praise=("O começo prometia.", "A embalagem veio bem feita.", "O preço parecia justo no início.",
+                     "A ideia é boa."),
+        mild_blame=("O prazo foi um pouco longo.", "O manual é meio resumido.", "No começo eu estava desconfiado.",
+                    "A cor é um pouco diferente da foto."),
+        turns=("Mas ", "Mesmo assim, ", "Resumindo: ", "No fim das contas, ")),
+    "it": ReviewWords(
+        items=("Questo libro", "Questo audiolibro", "Questo libro di cucina", "Questo gioco da tavolo",
+               "Questo caricatore", "Questo lucchetto per bici", "Questo dizionario", "Questo cuscino",
+               "Questo puzzle", "Questo album"),
+        context=("L'ho comprato per regalarlo a mia sorella.", "Me l'aveva consigliato una collega.",
+                 "Lo uso da circa un mese.", "Era nella mia lista dei desideri da tempo.",
+                 "L'ho preso poco prima delle vacanze.", "Prima avevo un modello di un'altra marca.",
+                 "Mio figlio lo chiedeva da mesi.", "L'ho trovato in offerta una domenica sera."),
+        facts=("Misura circa venti centimetri di larghezza.", "È disponibile in tre colori.",
+               "Le istruzioni sono in italiano e in inglese.", "Pesa poco meno di un chilo."),
+        praise=("{x} vale ogni centesimo.", "{x} ha superato di gran lunga le mie aspettative.",
+                "Ne sono entusiasta e lo ricomprerei subito.", "La qualità è eccellente, non manca nulla.",
+                "Per me è un acquisto da consigliare senza riserve.", "Fa esattamente quello che deve, e lo fa bene.",
+                "{x} piace a tutta la famiglia.", "Raramente ho avuto tra le mani qualcosa di così riuscito.",
+                "Cinque stelle senza pensarci.", "L'ho già consigliato a due amici."),
+        blame=("{x} è stato una vera delusione.", "Dopo pochi giorni l'ho messo da parte, seccato.",
+               "Per quel prezzo è davvero troppo poco.", "Soldi buttati.", "Non lo ricomprerei.",
+               "La qualità lascia molto a desiderare.",
+               "{x} non è neanche lontanamente all'altezza della descrizione.",
+               "Sinceramente mi ha annoiato parecchio.", "Dopo due settimane era già inservibile.",
+               "Gli do una stella perché zero non si può."),
+        praise_titles=("Consigliatissimo", "Centro pieno", "Riuscito", "Ne è valsa la pena"),
+        blame_titles=("Deludente", "Non fa per me", "Da evitare", "Tanto rumore per nulla"),
+        mild_praise=("L'inizio prometteva bene.", "La confezione era curata.", "Il prezzo sembrava onesto all'inizio.",
+                     "L'idea di fondo è buona."),
+        mild_blame=("I tempi di consegna sono stati un po' lunghi.", "Le istruzioni sono un po' scarne.",
+                    "All'inizio ero scettico.", "Il colore è un po' diverso dalla foto."),
+        turns=("Ma ", "Eppure, ", "In sintesi: ", "Alla fine, ")),
+}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def review_in_language(rng: random.Random) -> Example:
+    """A product review in one of REVIEW_WORDS' languages: a quarter neutral (context and facts), the rest a
+    verdict, a third of those after a mild point of the other polarity."""
+    language = rng.choice(sorted(REVIEW_WORDS))
+    w = REVIEW_WORDS[language]
+    item = rng.choice(w.items)
+    if rng.random() < 0.25:
+        facts = rng.sample(w.facts, rng.randint(1, 2))
+        return Example(" ".join([rng.choice(w.context), *facts]), "neutral", "reviews", language)
+    label = rng.choice(("positive", "negative"))
+    verdicts, titles = (w.praise, w.praise_titles) if label == "positive" else (w.blame, w.blame_titles)
+    parts = []
+    if rng.random() < 0.4:
+        parts.append(rng.choice(titles) + ("!" if label == "positive" else "."))
+    parts.append(rng.choice(w.context))
+    if rng.random() < 0.25:
+        parts.append(rng.choice(w.facts))
+    first, *more = rng.sample(verdicts, 2 if rng.random() < 0.4 else 1)
+    first = first.format(x=item)
+    if rng.random() < 1 / 3:
+        parts.append(rng.choice(w.mild_blame if label == "positive" else w.mild_praise))
+        first = rng.choice(w.turns) + (_lower_first(first) if w.lower_after_turn else first)
+    parts.append(first)
+    parts.extend(v.format(x=item) for v in more)
+    return Example(" ".join(parts), label, "reviews", language)
+
+
+# Reviews take two of the ten turns: about 1,250 of 6,250 rows, some 200 per language.
+GENERATORS_V4 = GENERATORS_V2 + (review_in_language, review_in_language)
+VERSIONS = {1: GENERATORS, 2: GENERATORS_V2, 3: GENERATORS_V3, 4: GENERATORS_V4}
 
 
 def generate(n: int, seed: int = 0, version: int = 1) -> list[Example]:

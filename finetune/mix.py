@@ -35,12 +35,13 @@ class MixConfig:
     data_dir: str = ""                  # default: <cache>/datasets
     seed: int = 42
     rows: dict[str, int] = field(default_factory=dict)   # set name -> rows to draw (0 or absent = none)
-    # Synthetic English examples of the behaviours the suite probes (finetune.augment: negation, contrast,
-    # intensity, emoji, noisy text), built from that module's own vocabulary, never from the suite.
+    # Synthetic examples of the behaviours the suite probes (finetune.augment: negation, contrast, intensity, emoji,
+    # noisy text; version 4 adds product reviews in six other languages), built from that module's own vocabulary,
+    # never from the suite.
     augment: int = 0
     # Which generator (finetune.augment.VERSIONS): 1 is what multilingual-aug was trained on, kept unchanged so that
     # recipe still reproduces the shipped model; 2 adds "-less"/"-free" praise, litotes, questions, more neutral
-    # negations.
+    # negations; 3 negated actions and degree words; 4 is 2 plus reviews in de, fr, nl, es, pt and it.
     augment_version: int = 1
 
 
@@ -105,7 +106,8 @@ def build_mix(cfg: MixConfig, data_dir: Path, log=print) -> dict:
     if cfg.augment:
         from .augment import generate
 
-        made = [{"text": e.text, "label": e.label, "language": "en", "domain": "synthetic", "dataset": "augment"}
+        made = [{"text": e.text, "label": e.label, "language": e.language, "domain": "synthetic",
+                 "dataset": "augment"}
                 for e in generate(cfg.augment, seed=cfg.seed, version=cfg.augment_version)
                 if _dedupe_key(e.text) not in protected]
         out_rows.extend(made)

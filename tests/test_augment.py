@@ -47,9 +47,9 @@ def _shared_trigram_share(generated, suite):
     return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 @pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
-def test_versions_2_and_3_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
+def test_versions_2_to_4_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
     suite = load_suite(suite_dir) if suite_dir else load_suite()
     generated = generate(5000, seed=42, version=version)
     assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
@@ -92,8 +92,8 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
     assert v1 == generate(400, seed=42, version=1)
     assert {e.capability for e in v1} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
     assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
-    with pytest.raises(ValueError, match="augment version 4 is unknown"):
-        generate(10, version=4)
+    with pytest.raises(ValueError, match="augment version 5 is unknown"):
+        generate(10, version=5)
 
 
 def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
@@ -126,3 +126,54 @@ def test_version_2_still_makes_the_shipped_defaults_synthetic_rows():
     rows = "\n".join(f"{e.label}\t{e.capability}\t{e.text}" for e in generate(5000, seed=42, version=2))
     assert hashlib.sha256(rows.encode()).hexdigest() == (
         "41dafe2b1284fe9a1772d09caf388615939b304ac6e189ca184d6b0c1dbc6c29")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+
+def test_version_4_reviews_cover_six_languages_and_their_label_follows_the_verdict_they_end_on():
+    """Each review's label is its verdict's: a positive review holds praise sentences and no blame, a negative one
+    the reverse (a mild point of the other polarity may come before the turn), a neutral one no verdict and no
+    title. English behaviours are version 2's, about as many as before."""
+    from finetune.augment import REVIEW_WORDS
+
+    made = generate(6250, seed=42, version=4)
+    reviews = [e for e in made if e.capability == "reviews"]
+    assert 1100 <= len(reviews) <= 1400
+    assert {e.language for e in made if e.capability != "reviews"} == {"en"}
+    assert set(Counter(e.language for e in reviews)) == {"de", "fr", "nl", "es", "pt", "it"}
+    for language, words in REVIEW_WORDS.items():
+        mine = [e for e in reviews if e.language == language]
+        assert set(Counter(e.label for e in mine)) == set(SENTIMENT_ORDER), language
+        verdicts = {"positive": words.praise + words.praise_titles, "negative": words.blame + words.blame_titles}
+
+        def holds(text: str, pool) -> bool:
+            forms = {v.format(x=i) for v in pool for i in words.items} if any("{x}" in v for v in pool) else set()
+            forms |= {v for v in pool if "{x}" not in v}
+            low = text.casefold()
+            return any(f.casefold().rstrip(".!") in low for f in forms)
+
+        for e in mine:
+            if e.label == "neutral":
+                assert not holds(e.text, verdicts["positive"]) and not holds(e.text, verdicts["negative"]), e.text
+                assert all(s in words.context + words.facts for s in _sentences(e.text)), e.text
+            else:
+                other = "negative" if e.label == "positive" else "positive"
+                assert holds(e.text, verdicts[e.label]) and not holds(e.text, verdicts[other]), e.text
+    english = Counter(e.capability for e in made if e.capability != "reviews")
+    assert min(english.values()) >= 600, english      # version 2's eight behaviours keep ~625 rows each
+
+
+def test_the_mix_marks_version_4_reviews_with_their_language(tmp_path):
+    import csv
+
+    from finetune.mix import MixConfig, build_mix
+
+    out = tmp_path / "mix.csv"
+    build_mix(MixConfig(out=str(out), augment=200, augment_version=4), tmp_path, log=lambda *_: None)
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    made = {e.text: e.language for e in generate(200, seed=42, version=4)}
+    assert len(rows) == 200 and {r["language"] for r in rows} == {"en", "de", "fr", "nl", "es", "pt", "it"}
+    assert all(made[r["text"]] == r["language"] for r in rows)
