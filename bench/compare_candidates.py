@@ -82,12 +82,18 @@ def paired_difference(candidate: dict, baseline: dict, rounds: int = 1000, seed:
 
 
 def _cached(spec: str, args) -> dict:
+    """The model's kept predictions when they were read from this very model (its version: a new default under the
+    same name "default" is read again) with the same limits and backend; else a fresh read, kept."""
+    from bot.classifier import model_version
+    from bot.model_source import resolve_model_dir
+
     name = model_name(spec)
     path = args.out / f"validation-predictions-{name}.json"
     if path.is_file():
         kept = json.loads(path.read_text())
-        if kept.get("imdb_limit") == args.imdb_limit and kept.get("limit") == args.limit \
-                and kept.get("backend") == args.backend:
+        same_read = (kept.get("imdb_limit"), kept.get("limit"), kept.get("backend")) == \
+            (args.imdb_limit, args.limit, args.backend)
+        if same_read and kept.get("version") == model_version(resolve_model_dir(spec)):
             return kept
     read = {**read_model(spec, args.backend, args.imdb_limit or None, args.limit),
             "imdb_limit": args.imdb_limit, "limit": args.limit, "backend": args.backend, "name": name}

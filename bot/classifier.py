@@ -18,6 +18,14 @@ from .token_ids import TokenIds, padded
 WARMUP_TEXTS = ["the delivery was late again", "love the new app", "where is my order?"]
 
 
+def model_version(model_dir: Path, meta: dict | None = None) -> str:
+    """What answered a message (stored with it, shown in /healthz, the registry's key): the directory name, the
+    training data's fingerprint and the weights' digest, so two trainings on the same data differ."""
+    meta = read_meta(Path(model_dir)) if meta is None else meta
+    fingerprint = meta.get("data", {}).get("fingerprint", "unknown")[:12]
+    return meta.get("version") or f"{Path(model_dir).name}:{fingerprint}:{weights_digest(Path(model_dir))[:8]}"
+
+
 class Classifier:
     def __init__(self, model_dir: Path, max_length: int = 128, batch_size: int = 8, threads: int | None = None,
                  backend: str = "torch", min_agreement: float = 0.95, recheck_margin: float = 0.5, log=print,
@@ -48,11 +56,7 @@ class Classifier:
         self.max_length = min(max_length, self.token_ids.model_max_length)
         self.batch_size = batch_size
         self.max_chunks = max(1, int(max_chunks))
-        # What answered a message (stored with it, shown in /healthz, the registry's key): the directory name, the
-        # training data's fingerprint and the weights' digest, so two trainings on the same data differ.
-        fingerprint = self.meta.get("data", {}).get("fingerprint", "unknown")[:12]
-        self.version = self.meta.get("version") or \
-            f"{self.model_dir.name}:{fingerprint}:{weights_digest(self.model_dir)[:8]}"
+        self.version = model_version(self.model_dir, self.meta)
         # A temperature fitted on the business's own messages (`feedbackbot calibrate`), keyed by model version
         # so it never applies to another model; the model's own stays in model_temperature.
         self.model_temperature = self.temperature

@@ -311,10 +311,14 @@ GENERATORS_V3 = (negation_v3, contrast, intensity_v3, emoji, noisy, suffix_prais
 # German come back positive (long, lukewarm reviews of products and books). Version 4 keeps version 2's behaviours
 # and adds reviews in German, French, Dutch, Spanish, Portuguese and Italian, built from this module's own sentences:
 # an optional title, a neutral sentence of context, sometimes a mild point of the other polarity before the turn
-# ("the start was promising. In the end: a real let-down"), and the verdict that carries the label. A quarter are
-# neutral: context and facts about the item, no verdict. Their vocabulary is products (books, games, chargers,
-# pillows), not the behaviour suites' customer-service messages (deliveries, hotels, banks); tests/test_augment.py
-# checks the overlap with both suites as for every version.
+# ("the start was promising. In the end: a real let-down"), and the verdict that carries the label. About a fifth are
+# neutral: context and facts about the item, no verdict (a quarter are drawn; the neutral pool is small, and a
+# duplicate is redrawn, most often as a verdict: 243 of the recipe's 1,250 rows). Their vocabulary is products
+# (books, games, chargers, pillows), not the behaviour suites' customer-service messages (deliveries, hotels,
+# banks); tests/test_augment.py checks the overlap with both suites as for every version. Known roughness, kept so
+# the recipe reproduces the shipped model (a digest test pins the rows; fixes go in a version 5): any item meets any
+# sentence, so an audiobook can have "a manual" and a pillow be "boring", a review with two verdicts may name its
+# item twice, and a few phrasings are stiff (es "Una pena de dinero", fr "Rarement eu ...", it "caricatore").
 
 
 @dataclass(frozen=True)
@@ -339,13 +343,15 @@ REVIEW_WORDS = {
                "Das Wörterbuch", "Das Kopfkissen", "Das Puzzle", "Das Album"),
         context=("Ich habe es als Geschenk für meine Schwester gekauft.", "Eine Kollegin hatte es mir empfohlen.",
                  "Ich benutze es seit ungefähr vier Wochen.", "Es stand schon länger auf meiner Wunschliste.",
-                 "Gekauft habe ich es kurz vor dem Urlaub.", "Vorher hatte ich ein Modell von einem anderen Hersteller.",
+                 "Gekauft habe ich es kurz vor dem Urlaub.",
+                 "Vorher hatte ich ein Modell von einem anderen Hersteller.",
                  "Mein Sohn wollte es unbedingt haben.", "Ich habe es an einem Sonntagabend im Angebot gefunden."),
         facts=("Es ist etwa zwanzig Zentimeter breit.", "Man bekommt es in drei Farben.",
                "Die Anleitung liegt auf Deutsch und Englisch bei.", "Es wiegt knapp ein Kilo."),
         praise=("{x} ist jeden Cent wert.", "{x} hat meine Erwartungen weit übertroffen.",
                 "Ich bin begeistert und würde es sofort wieder kaufen.",
-                "Die Qualität ist hervorragend, da stimmt einfach alles.", "Für mich ist es eine klare Kaufempfehlung.",
+                "Die Qualität ist hervorragend, da stimmt einfach alles.",
+                "Für mich ist es eine klare Kaufempfehlung.",
                 "Es macht genau das, was es soll, und das richtig gut.", "{x} gefällt der ganzen Familie.",
                 "Selten so etwas Gelungenes in der Hand gehabt.", "Fünf Sterne, ohne zu zögern.",
                 "Ich habe es schon zweimal weiterempfohlen."),
@@ -388,7 +394,8 @@ REVIEW_WORDS = {
         blame_titles=("Décevant", "Pas pour moi", "À éviter", "Beaucoup de bruit pour rien"),
         mild_praise=("Le début était prometteur.", "L'emballage était soigné.",
                      "Le prix semblait correct au départ.", "L'idée de départ est bonne."),
-        mild_blame=("Le délai était un peu long.", "La notice est un peu succincte.", "Au début, j'étais sceptique.",
+        mild_blame=("Le délai était un peu long.", "La notice est un peu succincte.",
+                    "Au début, j'étais sceptique.",
                     "La couleur diffère un peu de la photo."),
         turns=("Mais au final, ", "Pourtant, au bout du compte, ", "Bilan : ", "Malgré tout, ")),
     "nl": ReviewWords(
@@ -447,7 +454,8 @@ REVIEW_WORDS = {
         turns=("Pero ", "Aun así, ", "En resumen: ", "Al final, ")),
     "pt": ReviewWords(
         items=("Este livro", "Este audiolivro", "Este livro de receitas", "Este jogo de tabuleiro", "Este carregador",
-               "Este cadeado de bicicleta", "Este dicionário", "Este travesseiro", "Este quebra-cabeça", "Este álbum"),
+               "Este cadeado de bicicleta", "Este dicionário", "Este travesseiro", "Este quebra-cabeça",
+               "Este álbum"),
         context=("Comprei para dar de presente para minha irmã.", "Uma colega de trabalho me indicou.",
                  "Uso há mais ou menos um mês.", "Estava na minha lista de desejos fazia tempo.",
                  "Comprei logo antes das férias.", "Antes eu tinha um modelo de outra marca.",
@@ -507,7 +515,7 @@ def _lower_first(text: str) -> str:
 
 
 def review_in_language(rng: random.Random) -> Example:
-    """A product review in one of REVIEW_WORDS' languages: a quarter neutral (context and facts), the rest a
+    """A product review in one of REVIEW_WORDS' languages: a quarter drawn neutral (context and facts), the rest a
     verdict, a third of those after a mild point of the other polarity."""
     language = rng.choice(sorted(REVIEW_WORDS))
     w = REVIEW_WORDS[language]

@@ -59,3 +59,27 @@ def test_models_read_on_different_messages_are_refused():
         paired_difference({"a": _part(y, pred, 3)}, {"a": _part(y[::-1], pred, 3)})
     with pytest.raises(ValueError, match="different parts"):
         paired_difference({"a": _part(y, pred, 3)}, {"b": _part(y, pred, 3)})
+
+
+def test_kept_predictions_are_reused_only_for_the_same_model_version(tmp_path, monkeypatch):
+    """A new default keeps the name "default": its predictions must be read again, not taken from the file the
+    previous default left (which would compare a candidate against the wrong model)."""
+    import argparse
+    import json
+
+    import bot.classifier
+    import bot.model_source
+    import compare_candidates
+
+    reads = []
+    monkeypatch.setattr(compare_candidates, "read_model",
+                        lambda spec, *a: reads.append(spec) or {"version": "v-new", "parts": {}})
+    monkeypatch.setattr(bot.model_source, "resolve_model_dir", lambda spec: tmp_path / spec)
+    monkeypatch.setattr(bot.classifier, "model_version", lambda model_dir, meta=None: "v-new")
+    args = argparse.Namespace(out=tmp_path, imdb_limit=1000, limit=1000, backend="onnx-int8")
+    kept = tmp_path / "validation-predictions-default.json"
+    kept.write_text(json.dumps({"version": "v-old", "parts": {}, "imdb_limit": 1000, "limit": 1000,
+                                "backend": "onnx-int8", "name": "default"}))
+    assert compare_candidates._cached("default", args)["version"] == "v-new" and reads == ["default"]
+    assert json.loads(kept.read_text())["version"] == "v-new"          # the fresh read replaced the stale one
+    assert compare_candidates._cached("default", args)["version"] == "v-new" and reads == ["default"]  # reused
