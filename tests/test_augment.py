@@ -119,7 +119,7 @@ def test_version_3_negation_and_intensity_cover_all_three_labels_and_differ_from
 
 def test_version_2_still_makes_the_shipped_defaults_synthetic_rows():
     """Version 3 shares helpers with version 2; their draws must stay in version 2's order, or
-    multilingual-aug2.toml would no longer reproduce the shipped default. The digest is of version 2's 5,000 rows
+    multilingual-aug2.toml would no longer reproduce the previous default (aug2). The digest is of version 2's 5,000 rows
     as the shipped model was trained on them (commit 29f9f3b, before version 3 existed)."""
     import hashlib
 

@@ -39,7 +39,7 @@ def test_a_misspelt_key_is_refused(tmp_path):
         typed_config.load(FinetuneConfig, recipe, env={}, section="finetune")
 
 
-def test_the_upper_layers_recipe_differs_from_the_shipped_one_in_that_setting_only():
+def test_the_upper_layers_recipe_differs_from_the_aug2_recipe_it_was_measured_against_in_that_setting_only():
     folder = RECIPES[0].parent
     shipped = tomllib.loads((folder / "multilingual-aug2.toml").read_text())
     top6 = tomllib.loads((folder / "multilingual-aug2-top6.toml").read_text())
@@ -48,3 +48,24 @@ def test_the_upper_layers_recipe_differs_from_the_shipped_one_in_that_setting_on
     assert loaded.lora.frozen_layers == 6
     assert top6["finetune"].pop("out") != shipped["finetune"].pop("out")
     assert top6 == shipped
+
+
+def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
+    """bot/default_model records the data file and the training settings it was made with; the recipe README names
+    (multilingual-aug4.toml) must be the one that writes that file and trains with those settings."""
+    import json
+
+    folder = RECIPES[0].parent
+    meta = json.loads((folder.parents[1] / "bot" / "default_model" / "feedbackbot.json").read_text())
+    cfg = typed_config.load(FinetuneConfig, folder / "multilingual-aug4.toml", env={}, section="finetune")
+    mix = typed_config.load(MixConfig, folder / "multilingual-aug4.toml", env={}, section="mix")
+    assert meta["data"]["path"] == cfg.data.path == mix.out
+    assert meta["data"]["stats"]["rows_read"] == sum(mix.rows.values()) + mix.augment == 42250
+    assert (mix.augment, mix.augment_version) == (6250, 4)
+    lora = meta["training"]["lora"]
+    assert (lora["rank"], lora["alpha"], lora["target_modules"], lora["frozen_layers"]) == \
+        (cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules, cfg.lora.frozen_layers)
+    train = meta["training"]["settings"]
+    assert (train["epochs"], train["learning_rate"], train["batch_size"]) == \
+        (cfg.train.epochs, cfg.train.learning_rate, cfg.train.batch_size)
+    assert "multilingual-aug4.toml" in (folder.parents[1] / "README.md").read_text()
