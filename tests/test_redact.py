@@ -90,12 +90,29 @@ def test_scrub_and_redact_record():
     assert redact_record("fine", "ok", None) == ("fine", "ok", None, False)
 
 
+def _fastest_of_three(text: str) -> float:
+    """redact's own time: the best of three runs with the garbage collector paused, so a collection of what earlier
+    tests left (or another process's burst) is not charged to it. Runs normally take 1-70 ms here."""
+    import gc
+
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(3):
+            started = time.perf_counter()
+            redact(text)
+            best = min(best, time.perf_counter() - started)
+    finally:
+        gc.enable()
+    return best
+
+
 def test_long_hostile_input_is_linear():
+    """Catastrophic backtracking on 5,000 hostile characters takes seconds to hours; linear patterns take
+    milliseconds. (A single wall-clock reading once took 1.1 s in a full CI run for a call that takes 65 ms alone.)"""
     for text in ["1 " * 2500, "a@" + "b." * 2400 + "1", "AB12 " + "C " * 2400, "1-" * 2500, "(" * 5000,
                  "+1" * 2500, "4111 1111 1111 1111 " * 250, "x" * 4999 + "@"]:
-        started = time.perf_counter()
-        redact(text)
-        assert time.perf_counter() - started < 1.0, text[:20]
+        assert _fastest_of_three(text) < 1.0, text[:20]
 
 
 # --- properties -----------------------------------------------------------------------------------------------
