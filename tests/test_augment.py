@@ -47,9 +47,9 @@ def _shared_trigram_share(generated, suite):
     return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
 
 
-@pytest.mark.parametrize("version", [2, 3, 4])
+@pytest.mark.parametrize("version", [2, 3, 4, 5])
 @pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
-def test_versions_2_to_4_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
+def test_versions_2_to_5_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
     suite = load_suite(suite_dir) if suite_dir else load_suite()
     generated = generate(5000, seed=42, version=version)
     assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
@@ -92,8 +92,8 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
     assert v1 == generate(400, seed=42, version=1)
     assert {e.capability for e in v1} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
     assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
-    with pytest.raises(ValueError, match="augment version 5 is unknown"):
-        generate(10, version=5)
+    with pytest.raises(ValueError, match="augment version 6 is unknown"):
+        generate(10, version=6)
 
 
 def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
@@ -207,3 +207,105 @@ def test_version_4_mild_points_come_from_the_other_polarity_and_about_a_fifth_ar
     assert any(m in e.text for e in reviews if e.label == "positive" for m in REVIEW_WORDS[e.language].mild_blame)
     share = sum(e.label == "neutral" for e in reviews) / len(reviews)
     assert 0.15 <= share <= 0.25, share
+
+
+def test_version_5_book_reviews_cover_three_languages_and_their_label_follows_their_verdicts():
+    """Book reviews: a positive one holds praise (sentences or title) and no blame, a negative one the reverse; a
+    point of the other polarity only ever comes before the turn; a neutral one is context and plot summary alone.
+    Version 4's product reviews and the English behaviours keep their counts."""
+    from finetune.augment import BOOK_WORDS
+
+    made = generate(7500, seed=42, version=5)
+    books = [e for e in made if e.capability == "book_reviews"]
+    counts = Counter(e.capability for e in made)
+    assert 1200 <= len(books) <= 1300 and 1200 <= counts["reviews"] <= 1300, counts
+    assert min(n for c, n in counts.items() if c not in ("reviews", "book_reviews")) >= 600, counts
+    assert set(Counter(e.language for e in books)) == {"de", "fr", "nl"}
+    for language, words in BOOK_WORDS.items():
+        mine = [e for e in books if e.language == language]
+        assert set(Counter(e.label for e in mine)) == set(SENTIMENT_ORDER), language
+        summaries = {s.format(n=n) for s in words.summary for n in words.names}
+        praise = (words.praise, words.praise_titles)
+        blame = (words.blame, words.blame_titles)
+
+        def holds(text: str, pool) -> bool:
+            """A verdict sentence anywhere (after a turn it starts lower case), or a title as the first sentence
+            (a title word may recur inside a mild point: "Langdradig" in "langdradige stukken")."""
+            sentences, titles = pool
+            low = text.casefold()
+            return (any(v.casefold().rstrip(".!") in low for v in sentences)
+                    or _sentences(text)[0].rstrip(".!") in titles)
+
+        for e in mine:
+            assert any(s in e.text for s in summaries), e.text
+            if e.label == "neutral":
+                assert not holds(e.text, praise) and not holds(e.text, blame), e.text
+                assert all(s in words.context + tuple(summaries) for s in _sentences(e.text)), e.text
+            elif e.label == "positive":
+                assert holds(e.text, praise) and not holds(e.text, blame), e.text
+                assert not any(m in e.text for m in words.mild_praise), e.text
+            else:
+                assert holds(e.text, blame) and not holds(e.text, praise), e.text
+                assert not any(m in e.text for m in words.mild_blame), e.text
+    share = sum(e.label == "neutral" for e in books) / len(books)
+    assert 0.10 <= share <= 0.22, share
+
+
+def test_version_5_questions_complain_or_praise_and_text_speak_keeps_its_label():
+    """Questions come in all three labels, a complaining question is negative and a neutral one asks only; text-speak
+    rows use short forms and carry no apostrophe; both keep version 2's neutral cases."""
+    from finetune.augment import (_QUESTION_NEGATIVE, _QUESTION_NEGATIVE_5, _QUESTION_NEUTRAL, _SPEAK_CLAUSES,
+                                  _TEXT_SPEAK, SUBJECTS)
+
+    made = generate(7500, seed=42, version=5)
+    questions = [e for e in made if e.capability == "questions"]
+    labels = Counter(e.label for e in questions)
+    assert set(labels) == set(SENTIMENT_ORDER) and labels["negative"] >= 0.3 * len(questions), labels
+
+    def shape(form: str) -> re.Pattern:
+        parts = re.split(r"\{[sbg]\}", form)
+        return re.compile(".+".join(re.escape(p) for p in parts), re.IGNORECASE)
+
+    negative = [shape(f) for f in _QUESTION_NEGATIVE + _QUESTION_NEGATIVE_5]
+    neutral = [shape(f) for f in _QUESTION_NEUTRAL]
+    assert any(shape(f).fullmatch(e.text) for e in questions for f in _QUESTION_NEGATIVE_5)
+    for e in questions:
+        if e.label == "negative":
+            assert any(p.fullmatch(e.text) for p in negative), e.text
+        if e.label == "neutral":
+            assert any(p.fullmatch(e.text) for p in neutral), e.text
+    short = set(_TEXT_SPEAK.values())
+    speak = [e for e in made if e.capability == "noisy_text" and set(e.text.casefold().split()) & short]
+    assert len(speak) >= 150 and all("'" not in e.text for e in speak)
+    clauses = {label: {c.format(s=s).replace("'", "").replace(",", "") for c in pool for s in SUBJECTS}
+               for label, pool in _SPEAK_CLAUSES.items()}
+    words_back = {v: k for k, v in _TEXT_SPEAK.items()}
+    for e in speak:
+        plain = " ".join(words_back.get(w, w) for w in e.text.casefold().split())
+        owners = {label for label, pool in clauses.items() if plain in {c.casefold() for c in pool}}
+        assert owners <= {e.label}, (e.text, owners)     # a row with a dropped letter matches no clause
+
+
+def test_the_mix_marks_version_5_book_reviews_with_their_language(tmp_path):
+    import csv
+
+    from finetune.mix import MixConfig, build_mix
+
+    out = tmp_path / "mix.csv"
+    build_mix(MixConfig(out=str(out), augment=240, augment_version=5), tmp_path, log=lambda *_: None)
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    made = {e.text: (e.language, e.capability) for e in generate(240, seed=42, version=5)}
+    assert len(rows) == 240 and all(made[r["text"]][0] == r["language"] for r in rows)
+    assert {made[r["text"]][0] for r in rows if made[r["text"]][1] == "book_reviews"} == {"de", "fr", "nl"}
+
+
+def test_version_5_makes_the_rows_multilingual_aug5_was_trained_on():
+    """multilingual-aug5.toml's 7,500 synthetic rows, as in the mix its model was trained from; a fix to version
+    5's sentences belongs in a version 6."""
+    import hashlib
+
+    rows = "\n".join(f"{e.label}\t{e.capability}\t{e.language}\t{e.text}"
+                     for e in generate(7500, seed=42, version=5))
+    assert hashlib.sha256(rows.encode()).hexdigest() == (
+        "80abf1658e830b2fae43526b1193ec05b8e183509a695d5a27e104df01430d81")
