@@ -729,7 +729,8 @@ def question_v5(rng: random.Random) -> Example:
 _TEXT_SPEAK = {"great": "gr8", "thanks": "thx", "you": "u", "your": "ur", "please": "pls", "really": "rly",
                "because": "bc", "love": "luv", "before": "b4", "tonight": "2nite", "for": "4", "are": "r"}
 _SPEAK_CLAUSES = {"negative": ("{s} still hasn't called back", "can't get through to {s} at all",
-                               "been waiting on {s} for 2 weeks", "{s} never showed up", "no word from {s} since monday",
+                               "been waiting on {s} for 2 weeks", "{s} never showed up",
+                               "no word from {s} since monday",
                                "{s} lost my booking again", "are you really charging me twice for {s}",
                                "sort out {s} before tonight or im cancelling"),
                   "positive": ("{s} was great thanks", "love {s}", "{s} sorted it in 5 mins thanks",

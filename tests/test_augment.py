@@ -180,7 +180,7 @@ def test_the_mix_marks_version_4_reviews_with_their_language(tmp_path):
 
 
 def test_version_4_still_makes_the_shipped_defaults_synthetic_rows():
-    """The shipped default (multilingual-aug4.toml) was trained on exactly these 6,250 rows (checked against the
+    """The previous default (multilingual-aug4.toml) was trained on exactly these 6,250 rows (checked against the
     mix it was trained from); a fix to version 4's sentences belongs in a version 5, or the recipe would no longer
     reproduce the model."""
     import hashlib
@@ -301,7 +301,8 @@ def test_the_mix_marks_version_5_book_reviews_with_their_language(tmp_path):
 
 
 def test_version_5_makes_the_rows_multilingual_aug5_was_trained_on():
-    """multilingual-aug5.toml's 7,500 synthetic rows, as in the mix its model was trained from; a fix to version
+    """The shipped default (multilingual-aug5.toml) was trained on exactly these 7,500 rows (checked against the mix
+    it was trained from); a fix to version
     5's sentences belongs in a version 6."""
     import hashlib
 

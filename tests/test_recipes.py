@@ -52,20 +52,20 @@ def test_the_upper_layers_recipe_differs_from_the_aug2_recipe_it_was_measured_ag
 
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
     """bot/default_model records the data file and the training settings it was made with; the recipe README names
-    (multilingual-aug4.toml) must be the one that writes that file and trains with those settings."""
+    (multilingual-aug5.toml) must be the one that writes that file and trains with those settings."""
     import json
 
     folder = RECIPES[0].parent
     meta = json.loads((folder.parents[1] / "bot" / "default_model" / "feedbackbot.json").read_text())
-    cfg = typed_config.load(FinetuneConfig, folder / "multilingual-aug4.toml", env={}, section="finetune")
-    mix = typed_config.load(MixConfig, folder / "multilingual-aug4.toml", env={}, section="mix")
+    cfg = typed_config.load(FinetuneConfig, folder / "multilingual-aug5.toml", env={}, section="finetune")
+    mix = typed_config.load(MixConfig, folder / "multilingual-aug5.toml", env={}, section="mix")
     assert meta["data"]["path"] == cfg.data.path == mix.out
-    assert meta["data"]["stats"]["rows_read"] == sum(mix.rows.values()) + mix.augment == 42250
-    assert (mix.augment, mix.augment_version) == (6250, 4)
+    assert meta["data"]["stats"]["rows_read"] == sum(mix.rows.values()) + mix.augment == 43500
+    assert (mix.augment, mix.augment_version) == (7500, 5)
     lora = meta["training"]["lora"]
     assert (lora["rank"], lora["alpha"], lora["target_modules"], lora["frozen_layers"]) == \
         (cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules, cfg.lora.frozen_layers)
     train = meta["training"]["settings"]
     assert (train["epochs"], train["learning_rate"], train["batch_size"]) == \
         (cfg.train.epochs, cfg.train.learning_rate, cfg.train.batch_size)
-    assert "multilingual-aug4.toml" in (folder.parents[1] / "README.md").read_text()
+    assert "multilingual-aug5.toml" in (folder.parents[1] / "README.md").read_text()
