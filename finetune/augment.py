@@ -139,13 +139,17 @@ def noisy(rng: random.Random) -> Example:
     if style == "caps":
         text = text.upper()
     elif style == "typo":
-        words = text.split()
-        i = rng.randrange(len(words))
-        if len(words[i]) > 3:
-            j = rng.randrange(1, len(words[i]) - 1)
-            words[i] = words[i][:j] + words[i][j + 1:]      # drop one inner letter
-        text = " ".join(words)
+        text = " ".join(_drop_inner_letter(rng, text.split(), longer_than=3))
     return Example(text.replace(",", ""), label, "noisy_text")
+
+
+def _drop_inner_letter(rng: random.Random, words: list[str], longer_than: int) -> list[str]:
+    """Drops one inner letter of a word drawn at random, when that word is longer than ``longer_than``."""
+    i = rng.randrange(len(words))
+    if len(words[i]) > longer_than:
+        j = rng.randrange(1, len(words[i]) - 1)
+        words[i] = words[i][:j] + words[i][j + 1:]
+    return words
 
 
 GENERATORS = (negation, contrast, intensity, emoji, noisy)
@@ -226,9 +230,14 @@ def litotes(rng: random.Random) -> Example:
 
 
 def question(rng: random.Random) -> Example:
-    label = rng.choice(("neutral", "neutral", "negative", "positive"))
-    forms = {"neutral": _QUESTION_NEUTRAL, "negative": _QUESTION_NEGATIVE, "positive": _QUESTION_POSITIVE}[label]
-    text = rng.choice(forms).format(s=rng.choice(SUBJECTS), b=rng.choice(BAD), g=rng.choice(GOOD))
+    return _question(rng, ("neutral", "neutral", "negative", "positive"),
+                     {"neutral": _QUESTION_NEUTRAL, "negative": _QUESTION_NEGATIVE, "positive": _QUESTION_POSITIVE})
+
+
+def _question(rng: random.Random, labels: tuple[str, ...], forms: dict[str, tuple[str, ...]]) -> Example:
+    """A label drawn from ``labels`` (repeats weigh it), then one of its forms with a subject and a verdict word."""
+    label = rng.choice(labels)
+    text = rng.choice(forms[label]).format(s=rng.choice(SUBJECTS), b=rng.choice(BAD), g=rng.choice(GOOD))
     return Example(_upper_first(text), label, "questions")
 
 
@@ -531,14 +540,20 @@ def review_in_language(rng: random.Random) -> Example:
     parts.append(rng.choice(w.context))
     if rng.random() < 0.25:
         parts.append(rng.choice(w.facts))
-    first, *more = rng.sample(verdicts, 2 if rng.random() < 0.4 else 1)
-    first = first.format(x=item)
-    if rng.random() < 1 / 3:
-        parts.append(rng.choice(w.mild_blame if label == "positive" else w.mild_praise))
-        first = rng.choice(w.turns) + (_lower_first(first) if w.lower_after_turn else first)
-    parts.append(first)
-    parts.extend(v.format(x=item) for v in more)
+    parts += _verdicts_after_a_turn(rng, label, [v.format(x=item) for v in verdicts], w, w)
     return Example(" ".join(parts), label, "reviews", language)
+
+
+def _verdicts_after_a_turn(rng: random.Random, label: str, verdicts: list[str], points: ReviewWords | BookWords,
+                           turns: ReviewWords) -> list[str]:
+    """One or two of ``verdicts``; a third of the time the first comes after a point of the other polarity (from
+    ``points``) and one of the language's turns."""
+    first, *more = rng.sample(verdicts, 2 if rng.random() < 0.4 else 1)
+    if rng.random() >= 1 / 3:
+        return [first, *more]
+    point = rng.choice(points.mild_blame if label == "positive" else points.mild_praise)
+    turned = rng.choice(turns.turns) + (_lower_first(first) if turns.lower_after_turn else first)
+    return [point, turned, *more]
 
 
 # Reviews take two of the ten turns: about 1,250 of 6,250 rows, some 200 per language.
@@ -687,13 +702,7 @@ def book_review(rng: random.Random) -> Example:
         parts.append(rng.choice(titles) + ("!" if label == "positive" and rng.random() < 0.5 else "."))
     if rng.random() < 0.4:
         parts.append(rng.choice(w.context))
-    parts.extend(summary)
-    first, *more = rng.sample(verdicts, 2 if rng.random() < 0.4 else 1)
-    if rng.random() < 1 / 3:
-        parts.append(rng.choice(w.mild_blame if label == "positive" else w.mild_praise))
-        first = rng.choice(turns.turns) + (_lower_first(first) if turns.lower_after_turn else first)
-    parts.append(first)
-    parts.extend(more)
+    parts += summary + _verdicts_after_a_turn(rng, label, list(verdicts), w, turns)
     return Example(" ".join(parts), label, "book_reviews", language)
 
 
@@ -718,11 +727,9 @@ _QUESTION_POSITIVE_5 = ("are there gift vouchers for {s}? they were {g} and my d
 
 def question_v5(rng: random.Random) -> Example:
     """Version 2's questions and this version's: about two fifths neutral, the rest complaints or praise."""
-    label = rng.choice(("neutral", "neutral", "negative", "negative", "positive"))
-    forms = {"neutral": _QUESTION_NEUTRAL, "negative": _QUESTION_NEGATIVE + _QUESTION_NEGATIVE_5,
-             "positive": _QUESTION_POSITIVE + _QUESTION_POSITIVE_5}[label]
-    text = rng.choice(forms).format(s=rng.choice(SUBJECTS), b=rng.choice(BAD), g=rng.choice(GOOD))
-    return Example(_upper_first(text), label, "questions")
+    return _question(rng, ("neutral", "neutral", "negative", "negative", "positive"),
+                     {"neutral": _QUESTION_NEUTRAL, "negative": _QUESTION_NEGATIVE + _QUESTION_NEGATIVE_5,
+                      "positive": _QUESTION_POSITIVE + _QUESTION_POSITIVE_5})
 
 
 # Text-speak: short forms customers type on a phone, and failures told with no verdict word.
@@ -747,10 +754,7 @@ def noisy_v5(rng: random.Random) -> Example:
     text = rng.choice(_SPEAK_CLAUSES[label]).format(s=rng.choice(SUBJECTS)).replace("'", "").replace(",", "")
     words = [_TEXT_SPEAK.get(word, word) if rng.random() < 0.7 else word for word in text.split()]
     if rng.random() < 0.3:
-        i = rng.randrange(len(words))
-        if len(words[i]) > 4:
-            j = rng.randrange(1, len(words[i]) - 1)
-            words[i] = words[i][:j] + words[i][j + 1:]
+        words = _drop_inner_letter(rng, words, longer_than=4)
     text = " ".join(words)
     return Example(text.upper() if rng.random() < 0.3 else text, label, "noisy_text")
 
