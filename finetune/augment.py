@@ -766,7 +766,51 @@ GENERATORS_V5 = (negation_v2, contrast, intensity, emoji, noisy_v5, suffix_prais
                  review_in_language, review_in_language, book_review, book_review)
 
 
-VERSIONS = {1: GENERATORS, 2: GENERATORS_V2, 3: GENERATORS_V3, 4: GENERATORS_V4, 5: GENERATORS_V5}
+# --- version 6: version 5 with text-speak balanced across labels and degree words on facts -----------------------
+# Version 5's text-speak was three quarters polar, and the model learnt that a short, lower-case message with "u" or
+# "pls" in it is a verdict: on the test suite neutral text-speak ("when do u open") now reads polar, noisy text fell
+# 0.90 -> 0.83. Version 6 draws the three labels evenly and doubles each label's clauses, most of the new neutral
+# ones plain statements of what the customer did or will do ("just ordered from ..."), the shape a follow-up answer
+# takes. Intensity takes version 3's form: a third of its rows neutral facts with a degree word ("hugely wide").
+_TEXT_SPEAK_6 = {**_TEXT_SPEAK, "tomorrow": "tmrw", "what": "wat", "whats": "wats", "yesterday": "yday",
+                 "people": "ppl", "about": "abt", "message": "msg", "something": "smth", "brilliant": "brill",
+                 "minutes": "mins", "okay": "ok", "with": "w"}
+_SPEAK_CLAUSES_6 = {
+    "negative": _SPEAK_CLAUSES["negative"] + (
+        "{s} is a joke", "worst experience with {s} by far", "{s} ruined my whole weekend",
+        "still no refund from {s} after 3 weeks", "{s} charged me for something i never got",
+        "sick of chasing {s} every day", "{s} hung up on me twice", "{s} left a total mess behind"),
+    "positive": _SPEAK_CLAUSES["positive"] + (
+        "{s} was amazing tbh", "cheers {s} brilliant as always", "{s} really made my day",
+        "{s} sorted everything thank you so much", "{s} is the best around", "so impressed with {s} today",
+        "10 out of 10 for {s}", "{s} went above and beyond"),
+    "neutral": _SPEAK_CLAUSES["neutral"] + (
+        "just booked {s} for saturday", "ordered from {s} yesterday", "{s} is coming at 3", "whats the number for {s}",
+        "need the invoice for {s} please", "running 10 minutes late for {s}", "{s} booked for next tuesday",
+        "got the message from {s} will reply tomorrow", "do you do {s} on sundays", "picking up from {s} after work",
+        "my ref for {s} is 40417", "sending the photos for {s} now", "moved house so {s} needs the new postcode",
+        "paid {s} by card this morning", "what about {s} next month", "okay {s} at 9 then")}
+
+
+def noisy_v6(rng: random.Random) -> Example:
+    """Version 5's noisy rows with text-speak drawn evenly across the three labels from twice the clauses."""
+    if rng.random() < 0.5:
+        return noisy(rng)
+    label = rng.choice(("positive", "negative", "neutral"))
+    text = rng.choice(_SPEAK_CLAUSES_6[label]).format(s=rng.choice(SUBJECTS)).replace("'", "").replace(",", "")
+    words = [_TEXT_SPEAK_6.get(word, word) if rng.random() < 0.7 else word for word in text.split()]
+    if rng.random() < 0.3:
+        words = _drop_inner_letter(rng, words, longer_than=4)
+    text = " ".join(words)
+    return Example(text.upper() if rng.random() < 0.3 else text, label, "noisy_text")
+
+
+GENERATORS_V6 = (negation_v2, contrast, intensity_v3, emoji, noisy_v6, suffix_praise, litotes, question_v5,
+                 review_in_language, review_in_language, book_review, book_review)
+
+
+VERSIONS = {1: GENERATORS, 2: GENERATORS_V2, 3: GENERATORS_V3, 4: GENERATORS_V4, 5: GENERATORS_V5,
+            6: GENERATORS_V6}
 
 
 def generate(n: int, seed: int = 0, version: int = 1) -> list[Example]:

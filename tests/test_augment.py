@@ -47,9 +47,9 @@ def _shared_trigram_share(generated, suite):
     return sum(n for g, n in made.items() if g in suite_grams) / sum(made.values())
 
 
-@pytest.mark.parametrize("version", [2, 3, 4, 5])
+@pytest.mark.parametrize("version", [2, 3, 4, 5, 6])
 @pytest.mark.parametrize("suite_dir", [None, VALIDATION_SUITE], ids=["test suite", "validation suite"])
-def test_versions_2_to_5_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
+def test_versions_2_to_6_share_no_sentence_and_almost_no_trigram_with_either_suite(suite_dir, version):
     suite = load_suite(suite_dir) if suite_dir else load_suite()
     generated = generate(5000, seed=42, version=version)
     assert not {_dedupe_key(e.text) for e in generated} & {_dedupe_key(c.text) for c in suite}
@@ -92,8 +92,8 @@ def test_version_1_is_what_the_shipped_model_was_trained_on_and_unknown_versions
     assert v1 == generate(400, seed=42, version=1)
     assert {e.capability for e in v1} == {"negation", "contrast", "intensity", "emoji", "noisy_text"}
     assert v1[0].text == "The parking operator wasn't careless." and v1[0].label == "positive"
-    with pytest.raises(ValueError, match="augment version 6 is unknown"):
-        generate(10, version=6)
+    with pytest.raises(ValueError, match="augment version 7 is unknown"):
+        generate(10, version=7)
 
 
 def test_version_3_degree_and_mild_verdict_words_are_not_the_suites_words():
@@ -310,3 +310,29 @@ def test_version_5_makes_the_rows_multilingual_aug5_was_trained_on():
                      for e in generate(7500, seed=42, version=5))
     assert hashlib.sha256(rows.encode()).hexdigest() == (
         "80abf1658e830b2fae43526b1193ec05b8e183509a695d5a27e104df01430d81")
+
+
+def test_version_6_text_speak_is_balanced_across_labels_and_keeps_its_label():
+    """Version 5's text-speak was three quarters polar (the model learnt "short and lower case means a verdict");
+    version 6 draws the labels evenly, each text-speak row's plain form is a clause of its own label only, and its
+    intensity rows include neutral facts with a degree word; the rest is version 5's (whose digest test pins it)."""
+    from finetune.augment import _SPEAK_CLAUSES_6, _TEXT_SPEAK_6, SUBJECTS
+
+    made = generate(7500, seed=42, version=6)
+    clauses = {label: {c.format(s=s).replace("'", "").replace(",", "").casefold() for c in pool for s in SUBJECTS}
+               for label, pool in _SPEAK_CLAUSES_6.items()}
+    words_back = {v: k for k, v in _TEXT_SPEAK_6.items()}
+    speak = []
+    for e in (e for e in made if e.capability == "noisy_text"):
+        plain = " ".join(words_back.get(w, w) for w in e.text.casefold().split())
+        owners = {label for label, pool in clauses.items() if plain in pool}
+        assert owners <= {e.label}, (e.text, owners)
+        if owners:
+            speak.append(e)
+    labels = Counter(e.label for e in speak)
+    assert len(speak) >= 200 and set(labels) == set(SENTIMENT_ORDER), labels
+    assert min(labels.values()) >= 0.25 * len(speak), labels           # version 5: neutral about a fifth
+    assert any(e.text != e.text.lower() and e.text == e.text.upper() for e in speak)
+    intensity = Counter(e.label for e in made if e.capability == "intensity")
+    assert 0.25 <= intensity["neutral"] / sum(intensity.values()) <= 0.42, intensity
+    assert {e.capability for e in made} >= {"book_reviews", "reviews", "questions", "litotes"}
