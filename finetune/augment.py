@@ -747,12 +747,19 @@ _SPEAK_CLAUSES = {"negative": ("{s} still hasn't called back", "can't get throug
 
 
 def noisy_v5(rng: random.Random) -> Example:
-    """Half version 1's noisy clauses; half text-speak, lower case or all capitals, sometimes a dropped letter."""
+    """Half version 1's noisy clauses; half text-speak, three quarters of it polar."""
+    return _noisy_or_text_speak(rng, ("positive", "negative", "negative", "neutral"), _SPEAK_CLAUSES, _TEXT_SPEAK)
+
+
+def _noisy_or_text_speak(rng: random.Random, labels: tuple[str, ...], clauses: dict[str, tuple[str, ...]],
+                         short_forms: dict[str, str]) -> Example:
+    """Half version 1's noisy clauses; half text-speak: a label drawn from ``labels`` (repeats weigh it), one of its
+    ``clauses`` with most words in their ``short_forms``, lower case or all capitals, sometimes a dropped letter."""
     if rng.random() < 0.5:
         return noisy(rng)
-    label = rng.choice(("positive", "negative", "negative", "neutral"))
-    text = rng.choice(_SPEAK_CLAUSES[label]).format(s=rng.choice(SUBJECTS)).replace("'", "").replace(",", "")
-    words = [_TEXT_SPEAK.get(word, word) if rng.random() < 0.7 else word for word in text.split()]
+    label = rng.choice(labels)
+    text = rng.choice(clauses[label]).format(s=rng.choice(SUBJECTS)).replace("'", "").replace(",", "")
+    words = [short_forms.get(word, word) if rng.random() < 0.7 else word for word in text.split()]
     if rng.random() < 0.3:
         words = _drop_inner_letter(rng, words, longer_than=4)
     text = " ".join(words)
@@ -794,15 +801,7 @@ _SPEAK_CLAUSES_6 = {
 
 def noisy_v6(rng: random.Random) -> Example:
     """Version 5's noisy rows with text-speak drawn evenly across the three labels from twice the clauses."""
-    if rng.random() < 0.5:
-        return noisy(rng)
-    label = rng.choice(("positive", "negative", "neutral"))
-    text = rng.choice(_SPEAK_CLAUSES_6[label]).format(s=rng.choice(SUBJECTS)).replace("'", "").replace(",", "")
-    words = [_TEXT_SPEAK_6.get(word, word) if rng.random() < 0.7 else word for word in text.split()]
-    if rng.random() < 0.3:
-        words = _drop_inner_letter(rng, words, longer_than=4)
-    text = " ".join(words)
-    return Example(text.upper() if rng.random() < 0.3 else text, label, "noisy_text")
+    return _noisy_or_text_speak(rng, ("positive", "negative", "neutral"), _SPEAK_CLAUSES_6, _TEXT_SPEAK_6)
 
 
 GENERATORS_V6 = (negation_v2, contrast, intensity_v3, emoji, noisy_v6, suffix_praise, litotes, question_v5,
