@@ -50,7 +50,6 @@ def test_the_upper_layers_recipe_differs_from_the_aug2_recipe_it_was_measured_ag
     assert top6 == shipped
 
 
-
 def test_the_seed_rerun_differs_from_the_shipped_recipe_in_its_training_seed_only():
     """multilingual-aug5-seed7 measures what a retrain alone does: same mix file, rows and splits as aug5."""
     folder = RECIPES[0].parent
@@ -61,6 +60,7 @@ def test_the_seed_rerun_differs_from_the_shipped_recipe_in_its_training_seed_onl
     assert loaded.train.seed == 7
     assert rerun["finetune"].pop("out") != shipped["finetune"].pop("out")
     assert rerun == shipped
+
 
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
     """bot/default_model records the data file and the training settings it was made with; the recipe README names
