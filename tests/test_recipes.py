@@ -39,27 +39,28 @@ def test_a_misspelt_key_is_refused(tmp_path):
         typed_config.load(FinetuneConfig, recipe, env={}, section="finetune")
 
 
-def test_the_upper_layers_recipe_differs_from_the_aug2_recipe_it_was_measured_against_in_that_setting_only():
+def _differs_only_in(reference: str, candidate: str, section: str, key: str):
+    """Checks that recipe ``candidate`` is recipe ``reference`` but for its output folder and ``[finetune.<section>]
+    key``, which only ``candidate`` sets; returns the raw value it sets and both recipes' typed finetune
+    configurations, for the caller to check the setting itself."""
     folder = RECIPES[0].parent
-    shipped = tomllib.loads((folder / "multilingual-aug2.toml").read_text())
-    top6 = tomllib.loads((folder / "multilingual-aug2-top6.toml").read_text())
-    assert top6["finetune"]["lora"].pop("frozen_layers") == 6
-    loaded = typed_config.load(FinetuneConfig, folder / "multilingual-aug2-top6.toml", env={}, section="finetune")
-    assert loaded.lora.frozen_layers == 6
-    assert top6["finetune"].pop("out") != shipped["finetune"].pop("out")
-    assert top6 == shipped
+    ref, cand = (tomllib.loads((folder / name).read_text()) for name in (reference, candidate))
+    value = cand["finetune"][section].pop(key)
+    assert cand["finetune"].pop("out") != ref["finetune"].pop("out")
+    assert cand == ref
+    return value, *(typed_config.load(FinetuneConfig, folder / name, env={}, section="finetune")
+                    for name in (reference, candidate))
+
+
+def test_the_upper_layers_recipe_differs_from_the_aug2_recipe_it_was_measured_against_in_that_setting_only():
+    value, _, top6 = _differs_only_in("multilingual-aug2.toml", "multilingual-aug2-top6.toml", "lora", "frozen_layers")
+    assert value == top6.lora.frozen_layers == 6
 
 
 def test_the_seed_rerun_differs_from_the_shipped_recipe_in_its_training_seed_only():
     """multilingual-aug5-seed7 measures what a retrain alone does: same mix file, rows and splits as aug5."""
-    folder = RECIPES[0].parent
-    shipped = tomllib.loads((folder / "multilingual-aug5.toml").read_text())
-    rerun = tomllib.loads((folder / "multilingual-aug5-seed7.toml").read_text())
-    assert (rerun["finetune"]["train"].pop("seed"), shipped["finetune"]["train"].get("seed", 42)) == (7, 42)
-    loaded = typed_config.load(FinetuneConfig, folder / "multilingual-aug5-seed7.toml", env={}, section="finetune")
-    assert loaded.train.seed == 7
-    assert rerun["finetune"].pop("out") != shipped["finetune"].pop("out")
-    assert rerun == shipped
+    value, shipped, rerun = _differs_only_in("multilingual-aug5.toml", "multilingual-aug5-seed7.toml", "train", "seed")
+    assert (value, rerun.train.seed, shipped.train.seed) == (7, 7, 42)
 
 
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
