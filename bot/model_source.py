@@ -48,7 +48,10 @@ def merge_adapter(adapter_dir: Path, target: Path, log=print) -> Path:
     base = resolve_base(base_spec(meta.get("base", {})))
     log(f"merging adapter {adapter_dir} onto {base.source} ...")
     tokenizer = load_tokenizer(base.source)
-    model = PeftModel.from_pretrained(load_for_classification(base.source, meta["labels"]), str(adapter_dir)).eval()
+    # an adapter trained on the base's bottom layers only (finetune keep_layers) merges onto that same depth
+    keep_layers = int(meta.get("training", {}).get("keep_layers", 0))
+    model = PeftModel.from_pretrained(load_for_classification(base.source, meta["labels"], keep_layers),
+                                      str(adapter_dir)).eval()
     encoded = [dict(tokenizer(t, truncation=True, max_length=128), labels=0) for t in VERIFY_TEXTS]
     merged, diff, _, _ = merge_and_verify(model, make_loader(encoded, tokenizer, 16), meta.get("merge", {}).get("tolerance", 1e-4))
     return save_model_dir(target, merged, tokenizer,

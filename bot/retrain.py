@@ -80,7 +80,7 @@ def recipe(serving_dir: Path, out: Path, new_labels: Path, epochs: int | None = 
     if epochs:
         settings = dataclasses.replace(settings, epochs=epochs)
     return FinetuneConfig(base=base_spec(meta.get("base", {})), out=str(out), data=DataConfig(**data), lora=LoraSettings(**training["lora"]),
-                          train=settings)
+                          train=settings, keep_layers=int(training.get("keep_layers", 0)))
 
 
 def compare_on(texts: list[str], labels: list[str], serving, candidate, policy=None) -> dict:

@@ -57,6 +57,8 @@ TRAIN_FLAGS = {
     "--lora-dropout": ("lora.dropout", float, "LoRA dropout (default 0.1)"),
     "--targets": ("lora.target_modules", str, "all-linear or a comma list of module names"),
     "--frozen-layers": ("lora.frozen_layers", int, "keep the bottom N encoder layers as pretrained (default 0)"),
+    "--keep-layers": ("keep_layers", int, "keep only the bottom N encoder layers of the base, drop the rest (default "
+                                          "0: all)"),
     "--target-precision": ("target_precision", float, "precision the confident band must reach (default 0.95)"),
 }
 

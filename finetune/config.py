@@ -78,6 +78,12 @@ class TrainSettings:
 class FinetuneConfig:
     base: str = "default"               # "default" (embedded MiniLM in DistilBERT form), a local dir, or a hub id
     out: str = "runs/latest"
+    # Keep only the bottom N transformer layers of the base and drop those above (0 = keep every layer): a shallower
+    # model is faster in proportion (serving and training cost is per layer, bench/reply_parts.py). Dropping the
+    # top layers of a pretrained encoder before fine-tuning keeps most of its accuracy (Sajjad et al. 2023, "On
+    # the effect of dropping layers of pre-trained transformer models"); measured on ours in README,
+    # "A shallower model". The merged model directory records its depth, so any loader reads it as it is.
+    keep_layers: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)

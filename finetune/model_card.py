@@ -8,6 +8,12 @@ def _frozen(lora: dict) -> str:
     return f", bottom {n} encoder layer{'s' if n > 1 else ''} kept as pretrained" if n else ""
 
 
+def _depth(training: dict) -> str:
+    n = training.get("keep_layers", 0)
+    return (f"\n- depth: the bottom {n} transformer layer{'s' if n > 1 else ''} of the base, the layers above dropped "
+            "before training") if n else ""
+
+
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -68,7 +74,7 @@ temperature and confidence thresholds the bot uses.
 - data: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}`), split sizes {data['stats'].get('split_sizes')}{_extra(data)}
 - LoRA: rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']}, targets `{lora['target_modules']}`{_frozen(lora)};
   head trained in full; trainable parameters {meta['training']['parameters']['trainable']:,} of
-  {meta['training']['parameters']['total']:,} ({_pct(meta['training']['parameters']['share'])})
+  {meta['training']['parameters']['total']:,} ({_pct(meta['training']['parameters']['share'])}){_depth(meta['training'])}
 - epochs run {meta['training']['epochs_run']} (best {meta['training']['best_epoch']}), learning rate
   {meta['training']['settings']['learning_rate']}, batch {meta['training']['settings']['batch_size']},
   max length {data['max_length']}, seed {meta['training']['settings']['seed']}; trained on

@@ -26,18 +26,29 @@ def load_tokenizer(source: str):
         raise ModelDirError(f"cannot load the tokenizer of {source!r}: {exc}") from None
 
 
-def load_for_classification(source: str, labels: list[str]):
+def load_for_classification(source: str, labels: list[str], keep_layers: int = 0):
     """A base model with a fresh classification head for ``labels`` (the head is new by design, so the
-    loader's "newly initialized" report is silenced)."""
-    from transformers import AutoModelForSequenceClassification
+    loader's "newly initialized" report is silenced). ``keep_layers``: only the bottom N transformer layers of the
+    base, the layers above dropped (0 = all of them)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
+    depth = {}
+    if keep_layers:
+        try:
+            layers = AutoConfig.from_pretrained(source, trust_remote_code=False).num_hidden_layers
+        except Exception as exc:
+            raise ModelDirError(f"cannot read base model {source!r}'s configuration: {exc}") from None
+        if not 0 < keep_layers <= layers:
+            raise ValueError(f"keep_layers = {keep_layers}: the base {source!r} has {layers} layers, so it must be "
+                             f"between 1 and {layers} (0 keeps them all)")
+        depth = {"num_hidden_layers": keep_layers}
     previous = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **SAFE)
+            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **depth, **SAFE)
     except Exception as exc:
         raise ModelDirError(f"cannot load base model {source!r}: {exc}. Offline? Use --base default or a local "
                             "directory with model.safetensors") from None

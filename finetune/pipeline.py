@@ -45,7 +45,9 @@ def run(cfg: FinetuneConfig, log=print, prepared: data_mod.PreparedData | None =
         tokenized["train"] = chunks.remove_columns("text_index")
 
     set_seed(cfg.train.seed)
-    model = build_lora_model(load_for_classification(base.source, prepared.labels), cfg.lora)
+    if cfg.keep_layers:
+        log(f"keeping the bottom {cfg.keep_layers} transformer layers of the base, the layers above dropped")
+    model = build_lora_model(load_for_classification(base.source, prepared.labels, cfg.keep_layers), cfg.lora)
     params = parameter_counts(model)
     write_json(out / "trainable_parameters.json", params)
     log(f"trainable parameters: {params['trainable']:,} of {params['total']:,} ({100 * params['share']:.2f}%)")
@@ -54,7 +56,7 @@ def run(cfg: FinetuneConfig, log=print, prepared: data_mod.PreparedData | None =
 
     # Reload the best adapter on a fresh base: the same path the bot uses to merge a shipped adapter.
     device = torch.device(state["device"])
-    adapter_model = PeftModel.from_pretrained(load_for_classification(base.source, prepared.labels),
+    adapter_model = PeftModel.from_pretrained(load_for_classification(base.source, prepared.labels, cfg.keep_layers),
                                               str(out / ADAPTER)).to(device).eval()
     val_loader = make_loader(tokenized["validation"], tokenizer, cfg.train.eval_batch_size)
     merged, diff, val_logits, val_y = merge_and_verify(adapter_model, val_loader, cfg.merge_tolerance)
@@ -90,6 +92,7 @@ def run(cfg: FinetuneConfig, log=print, prepared: data_mod.PreparedData | None =
         "data": {"path": cfg.data.path, "fingerprint": prepared.fingerprint, "stats": prepared.stats,
                  "max_length": cfg.data.max_length, "config": dataclasses.asdict(cfg.data)},
         "training": {"lora": dataclasses.asdict(cfg.lora), "settings": dataclasses.asdict(cfg.train),
+                     "keep_layers": cfg.keep_layers,
                      "parameters": params, "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
                      "stopped_early": state["stopped_early"], "device": state["device"],
                      "mixed_precision": state["mixed_precision"]},

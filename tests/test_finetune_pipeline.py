@@ -285,3 +285,38 @@ def test_frozen_layers_must_leave_a_layer_to_learn(tiny_base, frozen):
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_base), num_labels=3)
     with pytest.raises(ValueError, match=f"frozen_layers = {frozen}: this base has 2 layers"):
         build_lora_model(model, LoraSettings(rank=4, alpha=8, frozen_layers=frozen))
+
+
+def test_keep_layers_drops_the_upper_layers_and_every_loader_reads_the_shallower_model(tiny_base, tmp_path):
+    """keep_layers = 1 on the two-layer tiny base: the merged model has one layer (the config says so and no
+    weight of layer 1 is left), plain transformers loads it, the shipped-adapter path merges onto the same depth
+    with the same logits, the model card says it, and a retrain keeps the depth."""
+    from transformers import AutoModelForSequenceClassification
+
+    from bot.classifier import Classifier
+    from bot.model_source import merge_adapter
+    from bot.retrain import recipe
+    from finetune.pipeline import run
+
+    cfg = tiny_config(tiny_base, tmp_path / "run", epochs=1)
+    cfg.keep_layers = 1
+    meta = run(cfg, log=lambda *_: None)
+    model_dir = tmp_path / "run" / "model"
+    assert meta["training"]["keep_layers"] == 1
+    assert json.loads((model_dir / "config.json").read_text())["n_layers"] == 1
+    keys = load_file(str(model_dir / "model.safetensors")).keys()
+    assert any(".layer.0." in k for k in keys) and not any(".layer.1." in k for k in keys)
+    assert len(AutoModelForSequenceClassification.from_pretrained(str(model_dir)).distilbert.transformer.layer) == 1
+    assert "the bottom 1 transformer layer of the base, the layers above dropped" in (model_dir / "README.md").read_text()
+    merged_again = merge_adapter(tmp_path / "run" / "adapter", tmp_path / "merged-at-load", log=lambda *_: None)
+    texts = ["the delivery was late again", "love the new app"]
+    assert np.allclose(Classifier(model_dir).logits(texts), Classifier(merged_again).logits(texts), atol=1e-4)
+    assert recipe(model_dir, tmp_path / "retrain", tmp_path / "labels.csv").keep_layers == 1
+
+
+@pytest.mark.parametrize("keep", [3, -1])
+def test_keep_layers_must_fit_the_base(tiny_base, keep):
+    from finetune.model_dir import load_for_classification
+
+    with pytest.raises(ValueError, match=f"keep_layers = {keep}: the base .* has 2 layers"):
+        load_for_classification(str(tiny_base), ["negative", "neutral", "positive"], keep)

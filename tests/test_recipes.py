@@ -39,13 +39,13 @@ def test_a_misspelt_key_is_refused(tmp_path):
         typed_config.load(FinetuneConfig, recipe, env={}, section="finetune")
 
 
-def _differs_only_in(reference: str, candidate: str, section: str, key: str):
+def _differs_only_in(reference: str, candidate: str, section: str | None, key: str):
     """Checks that recipe ``candidate`` is recipe ``reference`` but for its output folder and ``[finetune.<section>]
-    key``, which only ``candidate`` sets; returns the raw value it sets and both recipes' typed finetune
-    configurations, for the caller to check the setting itself."""
+    key`` (``[finetune] key`` for section None), which only ``candidate`` sets; returns the raw value it sets and
+    both recipes' typed finetune configurations, for the caller to check the setting itself."""
     folder = RECIPES[0].parent
     ref, cand = (tomllib.loads((folder / name).read_text()) for name in (reference, candidate))
-    value = cand["finetune"][section].pop(key)
+    value = (cand["finetune"][section] if section else cand["finetune"]).pop(key)
     assert cand["finetune"].pop("out") != ref["finetune"].pop("out")
     assert cand == ref
     return value, *(typed_config.load(FinetuneConfig, folder / name, env={}, section="finetune")
@@ -61,6 +61,14 @@ def test_the_seed_rerun_differs_from_the_shipped_recipe_in_its_training_seed_onl
     """multilingual-aug5-seed7 measures what a retrain alone does: same mix file, rows and splits as aug5."""
     value, shipped, rerun = _differs_only_in("multilingual-aug5.toml", "multilingual-aug5-seed7.toml", "train", "seed")
     assert (value, rerun.train.seed, shipped.train.seed) == (7, 7, 42)
+
+
+def test_the_shallower_recipe_differs_from_the_shipped_recipe_in_its_depth_only():
+    """multilingual-aug5-8layers measures what dropping the base's top 4 layers does: same mix file, rows, splits,
+    seed, LoRA and schedule as aug5."""
+    value, shipped, shallow = _differs_only_in("multilingual-aug5.toml", "multilingual-aug5-8layers.toml", None,
+                                               "keep_layers")
+    assert (value, shallow.keep_layers, shipped.keep_layers) == (8, 8, 0)
 
 
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
