@@ -116,6 +116,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     soft.add_argument("--texts", type=Path, required=True, help="CSV/JSONL with a text column (labels kept if any)")
     soft.add_argument("--out", type=Path, required=True)
     soft.add_argument("--max-length", type=int, default=128)
+    soft.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                      help="torch (a GPU where there is one) or onnx (the bot's float graph: ~3x faster on a CPU)")
     soft.set_defaults(handler=cmd_soft_labels)
 
     data = sub.add_parser("data", help="datasets")
@@ -234,6 +236,7 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
     gold = [str(g) if g not in (None, "") else None for g in table[label_col]] if label_col else None
     keep = [i for i, t in enumerate(texts) if t]
     out = write_soft_labels(args.model, [texts[i] for i in keep], args.out,
-                            [gold[i] for i in keep] if gold else None, max_length=args.max_length)
+                            [gold[i] for i in keep] if gold else None, max_length=args.max_length,
+                            backend=args.backend)
     print(json.dumps({"out": str(out), "texts": len(keep)}))
     return 0

