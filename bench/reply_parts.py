@@ -97,10 +97,11 @@ def main() -> None:
         return {"n": len(values), "p50": percentile(values, 0.5), "mean": sum(values) / len(values)}
 
     report = {"model": bot.classifier.version, "backend": args.backend, "messages": len(texts),
+              "command": " ".join(["python bench/reply_parts.py", *sys.argv[1:]]),
               "cpu": platform.processor() or platform.machine(), "parts": {k: row(v) for k, v in ms.items()}}
     whole = report["parts"].pop("Bot.reply() (the whole turn)")
     lines = [f"# Where a reply's time goes: `{report['model']}` on `{args.backend}`", "",
-             f"`python bench/reply_parts.py --messages {args.messages}`: {len(texts)} airline tweets in "
+             f"`{report['command']}`: {len(texts)} airline tweets in "
              "conversations of five, wall-clock timers around each part (no profiler). The model row covers only "
              "the messages read as feedback (a greeting or a question is never classified).", "",
              "| part | calls | p50 ms | mean ms |", "|---|---|---|---|"]
