@@ -105,21 +105,33 @@ def _cached(spec: str, args) -> dict:
     return read
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--candidate", required=True)
-    ap.add_argument("--baseline", default="default")
+def add_reading_options(ap: argparse.ArgumentParser) -> None:
+    """How models are read (what ``_cached`` keys its kept predictions on), the bootstrap's rounds and where the
+    results go: shared by every script that compares models on validation."""
     ap.add_argument("--backend", default="onnx-int8")
     ap.add_argument("--imdb-limit", type=int, default=1000)
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+
+
+def interval_verdict(interval: list[float]) -> str:
+    """What a paired-bootstrap interval of a difference says."""
+    low, high = interval
+    return ("ahead beyond chance" if low > 0 else "behind beyond chance" if high < 0
+            else "a tie: the interval includes 0")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--candidate", required=True)
+    ap.add_argument("--baseline", default="default")
+    add_reading_options(ap)
     args = ap.parse_args()
     cand, base = _cached(args.candidate, args), _cached(args.baseline, args)
     result = paired_difference(cand["parts"], base["parts"], args.rounds)
     low, high = result["interval"]
-    verdict = ("ahead beyond chance" if low > 0 else "behind beyond chance" if high < 0
-               else "a tie: the interval includes 0")
+    verdict = interval_verdict(result["interval"])
     report = {"candidate": cand["version"], "baseline": base["version"], **result, "verdict": verdict,
               "command": " ".join(["python bench/compare_candidates.py", *sys.argv[1:]])}
     rows = "\n".join(f"| {name} | {d:+.3f} |" for name, d in result["per_part"].items())

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from accuracy import VALIDATION_SUITE, english_and_other, model_name, served_classifier  # noqa: E402
 from benchkit import write_results  # noqa: E402
-from compare_candidates import SUITE_PARTS, _cached, paired_difference  # noqa: E402
+from compare_candidates import (SUITE_PARTS, _cached, add_reading_options, interval_verdict,  # noqa: E402
+                                paired_difference)
 
 
 def vote(predictions: list[list[int]]) -> list[int]:
@@ -82,11 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--members", nargs="+", required=True, help="model directories; the first breaks ties")
     ap.add_argument("--baseline", default=None, help="default: the first member")
-    ap.add_argument("--backend", default="onnx-int8")
-    ap.add_argument("--imdb-limit", type=int, default=1000)
-    ap.add_argument("--limit", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=1000)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    add_reading_options(ap)
     args = ap.parse_args()
     if len(args.members) < 2:
         raise SystemExit("--members: give two or more model directories")
@@ -100,8 +97,7 @@ def main() -> None:
     split = {name: float(np.mean(np.asarray([m["parts"][name]["pred"] for m in members]).std(axis=0) > 0))
              for name in members[0]["parts"] if name not in SUITE_PARTS}
     low, high = result["interval"]
-    verdict = ("ahead beyond chance" if low > 0 else "behind beyond chance" if high < 0
-               else "a tie: the interval includes 0")
+    verdict = interval_verdict(result["interval"])
     names = [model_name(spec) for spec in args.members]
     report = {"members": names, "baseline": model_name(baseline_spec), **result, "verdict": verdict,
               "members_split": split,

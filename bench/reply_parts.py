@@ -164,7 +164,7 @@ def store_write_alone(store, turns: list, folder: Path, syncs: int = 300) -> dic
     ``syncs`` fsyncs of a 4 KB write in ``folder`` (the store's disk)."""
     write = type(store).record_turn       # the class's own method: the instance's is wrapped by the timers
     out: dict[str, list[float]] = {"the same turns, back to back": [], "the disk's fsync of 4 KB": []}
-    for i, turn in enumerate(turns):
+    for turn in turns:
         again = dataclasses.replace(turn, conversation_id=f"again-{turn.conversation_id}", ticket=None,
                                     ticket_is_new=False, contact=None, client_message_id=None)
         started = time.perf_counter()
