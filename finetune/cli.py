@@ -130,6 +130,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     mix.add_argument("--config", type=Path, required=True, help="recipe TOML with a [mix] table")
     mix.add_argument("--cache", type=Path, help="cache directory (default: user cache)")
     mix.set_defaults(handler=cmd_data_mix)
+    subset = data_sub.add_parser("teacher-subset",
+                                 help="a recipe's training-split rows by language and set (a teacher's data)")
+    subset.add_argument("--config", type=Path, required=True, help="the student's recipe TOML ([finetune.data])")
+    subset.add_argument("--language", type=_csv_list, help="comma list of languages to keep (default: all)")
+    subset.add_argument("--exclude-dataset", type=_csv_list, help="comma list of source sets to leave out")
+    subset.add_argument("--out", type=Path, required=True)
+    subset.set_defaults(handler=cmd_data_teacher_subset)
 
 
 def finetune_config(args: argparse.Namespace) -> FinetuneConfig:
@@ -202,6 +209,15 @@ def cmd_data_mix(args: argparse.Namespace) -> int:
     data_dir = Path(cfg.data_dir).expanduser() if cfg.data_dir else (args.cache or cache_root()) / "datasets"
     summary = build_mix(cfg, data_dir)
     print(json.dumps({"out": summary["out"], "rows": summary["rows"]}))
+    return 0
+
+
+def cmd_data_teacher_subset(args: argparse.Namespace) -> int:
+    from .training_subset import training_rows, write_subset
+
+    cfg = typed_config.load(FinetuneConfig, args.config, section="finetune")
+    summary = write_subset(training_rows(cfg, args.language, args.exclude_dataset), args.out)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
