@@ -36,10 +36,11 @@ from benchkit import write_results  # noqa: E402
 SUITE_PARTS = ("behaviour_en", "behaviour_other")
 
 
-def read_model(spec: str, backend: str, imdb_limit: int | None, limit: int | None) -> dict:
-    """{"version", "parts": {name: {"classes", "y", "pred"}}} on every validation part, as bench/accuracy.py reads
-    them. The suite's parts are stored as correct (1) / wrong (0) against a truth of all ones, so their score is
-    their accuracy."""
+def read_model(spec: str, backend: str, imdb_limit: int | None, limit: int | None,
+               only: tuple[str, ...] | None = None) -> dict:
+    """{"version", "parts": {name: {"classes", "y", "pred"}}} on every validation part (or those named in ``only``),
+    as bench/accuracy.py reads them. The suite's parts are stored as correct (1) / wrong (0) against a truth of all
+    ones, so their score is their accuracy."""
     from bot.model_source import resolve_model_dir
     from finetune.behaviour import load_suite
     from finetune.paths import cache_root
@@ -49,11 +50,15 @@ def read_model(spec: str, backend: str, imdb_limit: int | None, limit: int | Non
         raise SystemExit(f"this bench reads a 3-class model ({THREE}); {spec} has {clf.labels}")
     parts = {}
     for s in SETS:
+        if only is not None and s.name not in only:
+            continue
         texts, truth = load_set(s, cache_root() / "datasets", imdb_limit, limit, part="validation")
         y, pred = encoded(s.classes, truth, clf.probabilities(clf.logits(texts)), clf.labels)
         parts[s.name] = {"classes": s.classes, "y": [int(v) for v in y], "pred": [int(v) for v in pred]}
         print(f"{spec}: {s.name} read ({len(texts)})", flush=True)
     for part, chosen in zip(SUITE_PARTS, english_and_other(load_suite(VALIDATION_SUITE))):
+        if only is not None and part not in only:
+            continue
         got = [p.label for p in clf.predict([c.text for c in chosen])]
         parts[part] = {"classes": 2, "y": [1] * len(chosen), "pred": [int(g == c.label) for c, g in zip(chosen, got)]}
     return {"version": clf.version, "parts": parts}

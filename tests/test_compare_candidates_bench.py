@@ -83,3 +83,70 @@ def test_kept_predictions_are_reused_only_for_the_same_model_version(tmp_path, m
     assert compare_candidates._cached("default", args)["version"] == "v-new" and reads == ["default"]
     assert json.loads(kept.read_text())["version"] == "v-new"          # the fresh read replaced the stale one
     assert compare_candidates._cached("default", args)["version"] == "v-new" and reads == ["default"]  # reused
+
+
+class _FakeClassifier:
+    """Always answers 'positive': enough to see which parts a reading covers."""
+    labels = ["negative", "neutral", "positive"]
+    version = "fake-v1"
+
+    def logits(self, texts):
+        return np.tile([0.0, 0.0, 5.0], (len(texts), 1))
+
+    def probabilities(self, logits):
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def predict(self, texts):
+        from types import SimpleNamespace
+        return [SimpleNamespace(label="positive") for _ in texts]
+
+
+def _fake_reading(monkeypatch, tmp_path):
+    import bot.model_source
+    import compare_candidates
+
+    asked = []
+    monkeypatch.setattr(compare_candidates, "served_classifier", lambda model_dir, backend: _FakeClassifier())
+    monkeypatch.setattr(bot.model_source, "resolve_model_dir", lambda spec: tmp_path / spec)
+    monkeypatch.setattr(compare_candidates, "load_set",
+                        lambda s, *a, **k: asked.append(s.name) or (["a", "b"], ["positive", "negative"]))
+    return asked
+
+
+def test_a_reading_limited_to_some_parts_reads_only_those(tmp_path, monkeypatch):
+    import compare_candidates
+
+    asked = _fake_reading(monkeypatch, tmp_path)
+    read = compare_candidates.read_model("teacher", "torch", None, 10, only=("airline_tweets", "behaviour_en"))
+    assert asked == ["airline_tweets"] and set(read["parts"]) == {"airline_tweets", "behaviour_en"}
+    assert read["parts"]["airline_tweets"]["pred"] == [2, 2]
+    suite = read["parts"]["behaviour_en"]
+    assert set(suite["y"]) == {1} and 0 < sum(suite["pred"]) < len(suite["y"])   # right/wrong: some, not all
+    asked.clear()
+    full = compare_candidates.read_model("teacher", "torch", None, 10)
+    assert len(asked) == len(compare_candidates.SETS) and "behaviour_other" in full["parts"]
+
+
+def test_teacher_vs_student_reads_the_teacher_on_the_named_parts_and_reports_the_gap(tmp_path, monkeypatch):
+    import json
+
+    import teacher_vs_student
+
+    _fake_reading(monkeypatch, tmp_path)
+    y = [0, 1, 2, 2]
+    student = {"version": "student-v", "name": "default",
+               "parts": {"airline_tweets": {"classes": 3, "y": [2, 0], "pred": [0, 0]},
+                         "imdb": {"classes": 2, "y": y, "pred": y}}}
+    monkeypatch.setattr(teacher_vs_student, "_cached", lambda spec, args: student)
+    monkeypatch.setattr(sys, "argv", ["teacher_vs_student.py", "--teacher", "runs/t/model", "--parts", "airline_tweets",
+                                      "--rounds", "50", "--out", str(tmp_path)])
+    teacher_vs_student.main()
+    report = json.loads((tmp_path / "teacher_vs_student-t-vs-default.json").read_text())
+    # the fake teacher says positive, positive: one of two right; the student negative, negative: the other one
+    assert report["parts"] == ["airline_tweets"] and report["teacher"] == "fake-v1"
+    assert report["per_part"]["airline_tweets"] == pytest.approx(0.0)
+    assert report["student_within_2_points"] is True
+    monkeypatch.setattr(sys, "argv", ["teacher_vs_student.py", "--teacher", "t", "--parts", "nope"])
+    with pytest.raises(SystemExit, match="unknown parts"):
+        teacher_vs_student.main()
