@@ -141,6 +141,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--config", type=Path, required=True, help="the student's recipe TOML ([finetune.data])")
     subset.add_argument("--language", type=_csv_list, help="comma list of languages to keep (default: all)")
     subset.add_argument("--exclude-dataset", type=_csv_list, help="comma list of source sets to leave out")
+    subset.add_argument("--all-splits", action="store_true",
+                        help="every row that passes the filter, not only the training split's (texts to label)")
     subset.add_argument("--out", type=Path, required=True)
     subset.set_defaults(handler=cmd_data_teacher_subset)
 
@@ -222,7 +224,7 @@ def cmd_data_teacher_subset(args: argparse.Namespace) -> int:
     from .training_subset import training_rows, write_subset
 
     cfg = typed_config.load(FinetuneConfig, args.config, section="finetune")
-    summary = write_subset(training_rows(cfg, args.language, args.exclude_dataset), args.out)
+    summary = write_subset(training_rows(cfg, args.language, args.exclude_dataset, args.all_splits), args.out)
     print(json.dumps(summary, indent=2))
     return 0
 

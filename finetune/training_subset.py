@@ -21,9 +21,11 @@ from .data import DataError, prepare
 
 
 def training_rows(cfg: FinetuneConfig, languages: list[str] | None = None,
-                  exclude_datasets: list[str] | None = None) -> list[dict]:
+                  exclude_datasets: list[str] | None = None, all_splits: bool = False) -> list[dict]:
     """The source rows (as read from ``cfg.data.path``, all columns) of the recipe's training split whose
-    ``language`` is in ``languages`` (all when None) and whose ``dataset`` is not in ``exclude_datasets``."""
+    ``language`` is in ``languages`` (all when None) and whose ``dataset`` is not in ``exclude_datasets``.
+    ``all_splits``: every row of the file that passes the filter (the texts a teacher writes soft labels for, once
+    it has trained on the training split's)."""
     path = Path(cfg.data.path).expanduser()
     if cfg.data.extra_train:
         raise DataError("teacher-subset reads one mix file: a recipe with extra_train files is not supported")
@@ -33,11 +35,12 @@ def training_rows(cfg: FinetuneConfig, languages: list[str] | None = None,
     missing = [c for c in wanted if source and c not in source[0]]
     if missing:
         raise DataError(f"{path}: no {' or '.join(missing)} column to filter on (a `feedbackbot data mix` file has both)")
-    train = prepare(dataclasses.replace(cfg.data, path=str(path))).splits["train"]
+    numbers = (range(1, len(source) + 1) if all_splits
+               else prepare(dataclasses.replace(cfg.data, path=str(path))).splits["train"]["row"])
     keep_languages = set(languages) if languages else None
     drop = set(exclude_datasets or ())
     rows = []
-    for row_no in train["row"]:        # 1-based data row of the file (finetune.data.load_labelled)
+    for row_no in numbers:             # 1-based data row of the file (finetune.data.load_labelled)
         row = source[row_no - 1]
         if keep_languages is not None and row["language"] not in keep_languages:
             continue
@@ -45,7 +48,7 @@ def training_rows(cfg: FinetuneConfig, languages: list[str] | None = None,
             continue
         rows.append(row)
     if not rows:
-        raise DataError(f"{path}: no training rows left after the filter (languages {languages}, "
+        raise DataError(f"{path}: no rows left after the filter (languages {languages}, "
                         f"excluding {exclude_datasets})")
     return rows
 

@@ -83,6 +83,20 @@ def test_the_distilled_shallow_recipe_is_the_shallow_recipe_taught_by_soft_label
     assert taught == shallow
 
 
+def test_the_mpnet_distilled_recipe_is_the_shipped_recipe_taught_by_soft_labels():
+    """multilingual-aug5-mpnet-distill: aug5's base, depth, splits, LoRA and schedule; only the data (the combined
+    soft-label file) and the distillation loss differ. Its teacher reads only rows of aug5's training split."""
+    folder = RECIPES[0].parent
+    shipped, taught = (tomllib.loads((folder / name).read_text())["finetune"]
+                       for name in ("multilingual-aug5.toml", "multilingual-aug5-mpnet-distill.toml"))
+    assert taught.pop("out") != shipped.pop("out")
+    assert taught["data"].pop("path").endswith(".jsonl") and shipped["data"].pop("path").endswith(".csv")
+    assert (taught["train"].pop("distill_temperature"), taught["train"].pop("distill_alpha")) == (2.0, 0.5)
+    assert taught == shipped
+    teacher = typed_config.load(FinetuneConfig, folder / "teacher-mpnet-en.toml", env={}, section="finetune")
+    assert teacher.base == "mpnet" and "teacher-subset" in (folder / "teacher-mpnet-en.toml").read_text()
+
+
 def test_the_shipped_default_was_trained_by_the_recipe_the_readme_names():
     """bot/default_model records the data file and the training settings it was made with; the recipe README names
     (multilingual-aug5.toml) must be the one that writes that file and trains with those settings."""

@@ -45,6 +45,8 @@ def test_rows_are_the_training_split_filtered_by_language_and_set(tmp_path):
     expected = {r["text"] for r in rows if r["language"] == "en" and r["dataset"] != "imdb"} & train
     assert set(texts) == expected                         # and every such training row is there
     assert len(training_rows(cfg)) == len(train)          # no filter: the whole training split
+    every = training_rows(cfg, ["en"], ["imdb"], all_splits=True)   # the texts a teacher labels afterwards
+    assert [r["text"] for r in every] == [r["text"] for r in rows if r["language"] == "en" and r["dataset"] != "imdb"]
 
 
 def test_a_file_without_the_columns_is_refused(tmp_path):
@@ -52,7 +54,7 @@ def test_a_file_without_the_columns_is_refused(tmp_path):
     path.write_text("text,label\n" + "".join(f"text {i},{('negative', 'positive')[i % 2]}\n" for i in range(40)))
     with pytest.raises(DataError, match="language"):
         training_rows(_config(path), ["en"])
-    with pytest.raises(DataError, match="no training rows"):
+    with pytest.raises(DataError, match="no rows left"):
         _mix(tmp_path / "mix.csv")
         training_rows(_config(tmp_path / "mix.csv"), ["xx"])
 
