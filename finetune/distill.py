@@ -171,8 +171,13 @@ def write_soft_labels(model_dir: str | Path, texts: list[str], out: str | Path, 
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
         def logits_of(chunk: list[str]):
+            # passes of similar length (sorted, then put back in order): a batch pads to its longest text only
             encoded = [dict(tokenizer(t, truncation=True, max_length=max_length), labels=0) for t in chunk]
-            return collect_logits(model, make_loader(encoded, tokenizer, batch_size))[0]
+            order = np.argsort([len(e["input_ids"]) for e in encoded], kind="stable")
+            logits = collect_logits(model, make_loader([encoded[i] for i in order], tokenizer, batch_size))[0]
+            back = np.empty_like(logits)
+            back[order] = logits
+            return back
     if gold is not None:
         unknown = sorted({g for g in gold if g is not None and g not in names})
         if unknown:

@@ -179,3 +179,36 @@ def test_soft_labels_on_the_onnx_graph_match_the_torch_ones(tiny_model_dir, tmp_
     (t_texts, t_probs, t_gold, t_names), (o_texts, o_probs, o_gold, o_names) = read["torch"], read["onnx"]
     assert (o_texts, o_gold, o_names) == (t_texts, t_gold, t_names) and len(o_texts) == len(rows)
     assert np.abs(o_probs - t_probs).max() < 1e-3
+
+
+def test_torch_soft_labels_keep_each_texts_own_probabilities_though_read_in_length_order(tiny_model_dir, tmp_path):
+    """The torch path reads a chunk sorted by length (less padding) and must write each text's probabilities back
+    on that text: compared with the model read one text at a time."""
+    from finetune.calibrate import softmax
+    from finetune.distill import read_soft_labels, write_soft_labels
+    from finetune.model_dir import load_model_dir
+
+    import shutil
+
+    # the tiny model says almost the same for every text; sharper random head weights make texts differ
+    sharp = tmp_path / "sharp"
+    shutil.copytree(tiny_model_dir, sharp)
+    model, _, _ = load_model_dir(sharp)
+    torch.manual_seed(0)
+    for layer in (model.pre_classifier, model.classifier):
+        layer.weight.data.normal_(0, 30.0)
+    model.save_pretrained(sharp)
+    rows = sample_rows()[:60]
+    texts = [r["text"] for r in rows]
+    texts[0] = texts[0] + " " + " ".join(texts[1:6])          # one long text first, so sorting moves it
+    out = write_soft_labels(sharp, texts, tmp_path / "soft.jsonl", batch_size=8, max_length=48)
+    written_texts, written, _, names = read_soft_labels(out)
+    model, tokenizer, meta = load_model_dir(sharp)
+    with torch.no_grad():
+        one_by_one = np.vstack([model(**tokenizer(t, truncation=True, max_length=48, return_tensors="pt")).logits
+                                .double().numpy() for t in texts])
+    expected = softmax(one_by_one, float(meta.get("temperature", 1.0)))
+    assert written_texts == [t.strip() for t in texts] and names == [model.config.id2label[i] for i in range(3)]
+    assert np.abs(written - expected).max() < 1e-4
+    spread = np.abs(expected[:, None, :] - expected[None, :, :]).max(axis=2)
+    assert np.median(spread) > 1e-3     # texts the model reads differently: a mix-up would show
