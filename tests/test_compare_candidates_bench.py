@@ -133,7 +133,7 @@ def test_teacher_vs_student_reads_the_teacher_on_the_named_parts_and_reports_the
 
     import teacher_vs_student
 
-    _fake_reading(monkeypatch, tmp_path)
+    asked = _fake_reading(monkeypatch, tmp_path)
     y = [0, 1, 2, 2]
     student = {"version": "student-v", "name": "default",
                "parts": {"airline_tweets": {"classes": 3, "y": [2, 0], "pred": [0, 0]},
@@ -147,6 +147,13 @@ def test_teacher_vs_student_reads_the_teacher_on_the_named_parts_and_reports_the
     assert report["parts"] == ["airline_tweets"] and report["teacher"] == "fake-v1"
     assert report["per_part"]["airline_tweets"] == pytest.approx(0.0)
     assert report["student_within_2_points"] is True
+    assert report["scores"]["airline_tweets"] == {"teacher": pytest.approx(1 / 3), "student": pytest.approx(1 / 3)}
+    import bot.classifier
+
+    monkeypatch.setattr(bot.classifier, "model_version", lambda model_dir, meta=None: "fake-v1")
+    asked.clear()
+    teacher_vs_student.main()                    # the same teacher, parts and reading: its kept predictions
+    assert asked == []
     monkeypatch.setattr(sys, "argv", ["teacher_vs_student.py", "--teacher", "t", "--parts", "nope"])
     with pytest.raises(SystemExit, match="unknown parts"):
         teacher_vs_student.main()
