@@ -129,6 +129,22 @@ def test_kind_detector_on_messages_from_the_issue(detector, text, kind):
     assert detector.detect(text).kind == kind
 
 
+def test_praise_that_ends_in_thanks_is_feedback_and_a_plain_thanks_stays_a_goodbye(detector):
+    """Seen in the bot: "J'adore la nouvelle appli, merci !" was answered with a goodbye and its praise never stored
+    as feedback. These phrasings were written before the examples that fixed it and are not among them; the n-gram
+    head generalises from one or two examples per language only partly, so the bar is a majority, with every plain
+    thanks still read as one."""
+    praise = ["Super Service, vielen Dank", "Service impeccable, merci beaucoup", "Muy buen servicio, gracias",
+              "Entrega rápida, obrigado", "Ottimo servizio, grazie mille", "Snelle levering, dank je",
+              "Great support, thanks!", "J adore la nouvelle appli, merci !", "Ich liebe die neue App, danke!"]
+    plain = ["merci, bonne journée", "vielen Dank, tschüss", "gracias, hasta luego", "thanks a lot, bye",
+             "grazie, buona serata", "bedankt, fijne dag nog"]
+    known = {e.text.casefold() for e in packaged_examples()}
+    assert not known & {t.casefold() for t in praise + plain}
+    assert sum(detector.detect(t).kind == "feedback" for t in praise) >= 6
+    assert all(detector.detect(t).kind == "thanks" for t in plain)
+
+
 def test_business_kinds_come_from_a_few_examples_and_other_text_stays_feedback(tmp_path):
     custom = [Example(t, "opening_hours") for t in ("when are you open", "what time do you open",
                                                     "opening hours on saturday?", "are you open on sundays",
