@@ -72,7 +72,8 @@ def cross_validation(folds: int = 5, seed: int = 0) -> float:
 
 def kinds_report() -> dict:
     rows = read_jsonl(KINDS_TEST)
-    detector = KindDetector(packaged_examples())
+    examples = packaged_examples()
+    detector = KindDetector(examples)
     started = time.perf_counter()
     timings, pred = [], []
     for r in rows:
@@ -86,7 +87,7 @@ def kinds_report() -> dict:
         by_language[lang] = prf([gold[i] for i in idx], [pred[i] for i in idx])["macro_f1"]
     # Short stock phrases ("hi", "merci, au revoir") are written the same way by anyone, so some test messages are
     # also examples, word for word after normalising: the score on the rest is reported beside the whole.
-    known = {normalise(e.text) for e in packaged_examples()}
+    known = {normalise(e.text) for e in examples}
     unseen = [i for i, r in enumerate(rows) if normalise(r["text"]) not in known]
     confusions = Counter((g, p) for g, p in zip(gold, pred) if g != p).most_common(8)
     errors = [{"text": r["text"], "gold": g, "predicted": p} for r, g, p in zip(rows, gold, pred) if g != p][:25]

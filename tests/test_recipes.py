@@ -71,28 +71,28 @@ def test_the_shallower_recipe_differs_from_the_shipped_recipe_in_its_depth_only(
     assert (value, shallow.keep_layers, shipped.keep_layers) == (8, 8, 0)
 
 
+def _taught_by_soft_labels(reference: str, candidate: str) -> None:
+    """Checks that recipe ``candidate`` is recipe ``reference``'s [finetune] but for its output folder, its data (a
+    soft-label file instead of the mix) and the distillation loss (KL at T = 2 plus 0.5 x gold cross-entropy)."""
+    folder = RECIPES[0].parent
+    ref, taught = (tomllib.loads((folder / name).read_text())["finetune"] for name in (reference, candidate))
+    assert taught.pop("out") != ref.pop("out")
+    assert taught["data"].pop("path").endswith(".jsonl") and ref["data"].pop("path").endswith(".csv")
+    assert (taught["train"].pop("distill_temperature"), taught["train"].pop("distill_alpha")) == (2.0, 0.5)
+    assert taught == ref
+
+
 def test_the_distilled_shallow_recipe_is_the_shallow_recipe_taught_by_soft_labels():
     """multilingual-aug5-8layers-distill: the 8-layer recipe's base, depth, splits, LoRA and schedule; only the data
     (the teacher's soft-label file, no mix) and the distillation loss differ."""
-    folder = RECIPES[0].parent
-    shallow, taught = (tomllib.loads((folder / name).read_text())["finetune"]
-                       for name in ("multilingual-aug5-8layers.toml", "multilingual-aug5-8layers-distill.toml"))
-    assert taught.pop("out") != shallow.pop("out")
-    assert taught["data"].pop("path").endswith(".jsonl") and shallow["data"].pop("path").endswith(".csv")
-    assert (taught["train"].pop("distill_temperature"), taught["train"].pop("distill_alpha")) == (2.0, 0.5)
-    assert taught == shallow
+    _taught_by_soft_labels("multilingual-aug5-8layers.toml", "multilingual-aug5-8layers-distill.toml")
 
 
 def test_the_mpnet_distilled_recipe_is_the_shipped_recipe_taught_by_soft_labels():
     """multilingual-aug5-mpnet-distill: aug5's base, depth, splits, LoRA and schedule; only the data (the combined
     soft-label file) and the distillation loss differ. Its teacher reads only rows of aug5's training split."""
     folder = RECIPES[0].parent
-    shipped, taught = (tomllib.loads((folder / name).read_text())["finetune"]
-                       for name in ("multilingual-aug5.toml", "multilingual-aug5-mpnet-distill.toml"))
-    assert taught.pop("out") != shipped.pop("out")
-    assert taught["data"].pop("path").endswith(".jsonl") and shipped["data"].pop("path").endswith(".csv")
-    assert (taught["train"].pop("distill_temperature"), taught["train"].pop("distill_alpha")) == (2.0, 0.5)
-    assert taught == shipped
+    _taught_by_soft_labels("multilingual-aug5.toml", "multilingual-aug5-mpnet-distill.toml")
     teacher = typed_config.load(FinetuneConfig, folder / "teacher-mpnet-en.toml", env={}, section="finetune")
     assert teacher.base == "mpnet" and "teacher-subset" in (folder / "teacher-mpnet-en.toml").read_text()
 
