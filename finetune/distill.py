@@ -73,6 +73,14 @@ def read_soft_labels(path: str | Path) -> tuple[list[str], np.ndarray, list[str 
     return texts, np.asarray(rows, dtype=np.float32), gold, names
 
 
+def soft_label_line(text: str, names: list[str], probabilities, label: str | None) -> str:
+    """One line of a soft-label file: the text, its probabilities (5 decimals) and its gold label where known."""
+    row = {"text": text, "probabilities": {n: round(float(v), 5) for n, v in zip(names, probabilities)}}
+    if label is not None:
+        row["label"] = label
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
 def combine_soft_labels(paths: list[str | Path], out: str | Path) -> dict:
     """One soft-label file from several, a text taking the probabilities of the first file that has it: a teacher
     for the texts it reads (an English teacher for English rows) in front of another for the rest. Every file must
@@ -96,10 +104,7 @@ def combine_soft_labels(paths: list[str | Path], out: str | Path) -> dict:
                 if key in seen:
                     continue
                 seen.add(key)
-                row = {"text": text, "probabilities": {n: round(float(v), 5) for n, v in zip(names, p / p.sum())}}
-                if g is not None:
-                    row["label"] = g
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.write(soft_label_line(text, names, p / p.sum(), g))
                 count += 1
             sidecar = Path(path).expanduser().with_suffix(".teacher.json")
             supplied.append({"file": str(path), "texts": count,
@@ -189,10 +194,7 @@ def write_soft_labels(model_dir: str | Path, texts: list[str], out: str | Path, 
         for start in tqdm(range(0, len(texts), 2048), desc="soft labels"):
             chunk = texts[start:start + 2048]
             for i, p in enumerate(softmax(np.asarray(logits_of(chunk), dtype=np.float64), temperature)):
-                row = {"text": chunk[i], "probabilities": {n: round(float(v), 5) for n, v in zip(names, p)}}
-                if gold is not None and gold[start + i] is not None:
-                    row["label"] = gold[start + i]
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.write(soft_label_line(chunk[i], names, p, gold[start + i] if gold is not None else None))
     # rounding may leave sums of 1 +- 5e-5: within read_soft_labels' tolerance
     out.with_suffix(".teacher.json").write_text(json.dumps({
         "format": SOFT_FORMAT, "model": str(model_dir), "base": meta.get("base", {}).get("name")
